@@ -1,1 +1,2 @@
-export {};
+export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry';
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logger';
