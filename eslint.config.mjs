@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint';
 // Who may import whom. Services are thin shells over libraries; only data-access libraries
 // talk to Kafka, Redis or PostgreSQL drivers; schema and util libraries depend on nothing heavier.
 const depConstraints = [
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:service', 'type:data-access', 'type:domain', 'type:util', 'type:schema'] },
   { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:data-access', 'type:domain', 'type:util', 'type:schema'] },
   { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:data-access', 'type:domain', 'type:util', 'type:schema'] },
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain', 'type:util', 'type:schema'] },
