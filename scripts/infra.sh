@@ -398,7 +398,10 @@ local_wipe() {
   pg_setup_paths
   log "deleting data: $KAFKA_DIR/data $REDIS_DIR $PG_ROOT"
   rm -rf "$KAFKA_DIR/data" "$KAFKA_DIR/cluster.id" "$KAFKA_DIR/server.properties" "$REDIS_DIR" "$PG_ROOT"
-  if [ -L "$INFRA/postgres" ]; then rm -f "$INFRA/postgres"; fi
+  if [ -L "$INFRA/postgres" ]; then
+    rm -f "$INFRA/postgres"
+    rmdir "$(dirname "$PG_ROOT")" 2>/dev/null || true
+  fi
   rm -f "$INFRA/mode"
 }
 
@@ -416,7 +419,12 @@ local_status() {
   echo "postgres  $pg_state   log $PG_LOG"
 }
 
-compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
+compose() {
+  if docker compose version >/dev/null 2>&1; then docker compose -f "$COMPOSE_FILE" "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f "$COMPOSE_FILE" "$@"
+  else die "a Docker engine answers but neither 'docker compose' nor 'docker-compose' is installed (or run with INFRA_MODE=local)"
+  fi
+}
 
 docker_up() {
   log "docker engine found: docker compose up -d kafka redis postgres"
