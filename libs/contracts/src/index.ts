@@ -1,1 +1,17 @@
-export {};
+export { Contracts, loadContracts } from './contracts';
+export type { ContractsOptions, DecodedValue, DlqTopic, EncodedValue, KnownTopic, TopicInput, TopicValue } from './contracts';
+export {
+  ContractError,
+  DecodeError,
+  EncodeError,
+  SchemaLoadError,
+  SchemasDirNotFoundError,
+  UnknownTopicError,
+} from './errors';
+export type { ContractErrorCode, DecodeErrorCode } from './errors';
+export { CONTRACT_HEADERS, headerValues } from './headers';
+export type { HeaderBag, HeaderValue } from './headers';
+export type { SchemaSubject, SchemaVersion } from './schema-loader';
+export { findSchemasDir } from './schemas-dir';
+export { DLQ_SUBJECT, dlqTopicOf, isDlqTopic } from './topic-names';
+export * from './generated/types';
