@@ -3,3 +3,4 @@ export { Readiness, type ReadinessCheck, type ReadinessReport } from './readines
 export { retryWithBackoff, backoffDelay, sleep, type BackoffOptions } from './backoff';
 export { HttpError, installErrorHandler, type HttpErrorBody } from './http-errors';
 export { RuntimeError, RetryAbortedError, describeError, isRetriable } from './errors';
+export { defineService, launch, serviceBaseConfig, type LaunchResult, type ServiceModule } from './launch';
