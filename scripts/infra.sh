@@ -212,6 +212,10 @@ kafka_up() {
       >"$KAFKA_DIR/format.log" 2>&1 || die_log "formatting Kafka storage failed" "$KAFKA_DIR/format.log"
   fi
   log "starting kafka on 127.0.0.1:$KAFKA_PORT (log: $KAFKA_DIR/kafka.log)"
+  # keep one previous log once it passes ~50 MB
+  if [ -f "$KAFKA_DIR/kafka.log" ] && [ "$(stat -c %s "$KAFKA_DIR/kafka.log")" -gt 52428800 ]; then
+    mv -f "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/kafka.log.1"
+  fi
   echo "=== $(date -Is) start" >>"$KAFKA_DIR/kafka.log"
   # Own session (setsid) so that whoever ran `up` (jest, CI, a shell) can exit without taking the broker along.
   local cp
