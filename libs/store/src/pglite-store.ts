@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PGlite, type Results, type Transaction } from '@electric-sql/pglite';
+import type { PGlite, Results, Transaction } from '@electric-sql/pglite';
 import { StoreClosedError, StoreError, StoreMisuseError } from './errors';
 import { toStoreError } from './error-mapping';
+import { loadPglite } from './pglite-loader';
 import type { IsolationLevel, Queryable, QueryParams, QueryResult, Store, TransactionOptions } from './store';
 import { withConflictRetry } from './transaction-retry';
 
@@ -10,17 +11,39 @@ export interface PgliteStoreOptions {
   readonly dataDir?: string;
 }
 
-const INT8_OID = 20;
-const BYTEA_OID = 17;
-const DATE_OID = 1082;
-
 // Return values as PgStore (node-postgres) does, so code and tests behave the same on both drivers:
-// PGlite's defaults turn int8 into a lossy number and bytea into a bare Uint8Array.
-const parsers = {
-  [INT8_OID]: (v: string) => v,
-  [DATE_OID]: (v: string) => v,
-  [BYTEA_OID]: (v: string) => Buffer.from(v.slice(2), 'hex'),
+// PGlite's defaults turn int8 into a lossy number, date into a Date, and bytea into a bare Uint8Array.
+// Dates and JSON are parsed here rather than by PGlite so they are built in the caller's realm (see
+// pglite-loader.ts).
+const parsers: Record<number, (value: string) => unknown> = {
+  20: (v) => v, // int8
+  1082: (v) => v, // date
+  17: (v) => Buffer.from(v.slice(2), 'hex'), // bytea, as '\\x…' hex
+  1114: (v) => new Date(v), // timestamp
+  1184: (v) => new Date(v), // timestamptz
+  114: (v) => JSON.parse(v), // json
+  3802: (v) => JSON.parse(v), // jsonb
 };
+
+/**
+ * Parameters as node-postgres sends them: Date as an ISO timestamp, bytes as bytea hex, objects as JSON,
+ * anything else as its string. PGlite's own serializers reject values by `instanceof`, which fails
+ * for values from another realm (a jest test's Date), and refuse strings for booleans and numbers.
+ */
+function serializeParam(value: unknown): string {
+  if (Object.prototype.toString.call(value) === '[object Date]') return (value as Date).toISOString();
+  if (ArrayBuffer.isView(value)) {
+    return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  }
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+// bool, bytea, int8, int2, int4, text, json, float4, float8, bpchar, varchar, date, timestamp,
+// timestamptz, numeric, uuid, jsonb: every type PGlite would otherwise serialize its own way.
+const serializers = Object.fromEntries(
+  [16, 17, 20, 21, 23, 25, 114, 700, 701, 1042, 1043, 1082, 1114, 1184, 1700, 2950, 3802].map((oid) => [oid, serializeParam]),
+);
 
 const SET_ISOLATION: Readonly<Record<IsolationLevel, string>> = {
   'read committed': 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
@@ -46,7 +69,7 @@ export class PgliteStore implements Store {
 
   static async open(options: PgliteStoreOptions = {}): Promise<PgliteStore> {
     try {
-      const db = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers });
+      const db = await loadPglite().PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers, serializers });
       return new PgliteStore(db);
     } catch (err) {
       throw toStoreError(err, options.dataDir ? `pglite ${options.dataDir}` : 'pglite in memory');
@@ -152,5 +175,6 @@ function toResult<T>(res: Results<T>): QueryResult<T> {
 }
 
 function isDriverError(err: unknown): boolean {
-  return err instanceof Error && !(err instanceof StoreError) && 'severity' in err;
+  // Duck-typed: PGlite's errors may come from another realm, where `instanceof Error` is false.
+  return typeof err === 'object' && err !== null && !(err instanceof StoreError) && 'severity' in err;
 }
