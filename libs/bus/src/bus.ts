@@ -1,0 +1,134 @@
+import type { TopicInput, TopicValue } from '@dmarc/contracts';
+
+/** A typed message to publish; its value is encoded with the topic's schema. */
+export interface OutgoingMessage<V> {
+  /** Partitioning key: messages with the same key keep their order. */
+  key?: string;
+  value: V;
+  /** Required; travels as the `tenant-id` header and must match a `tenantId` field in the value. */
+  tenantId: string;
+  /** Extra headers. The bus's own (tenant-id, traceparent, tracestate, avro-*) take precedence. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** Bytes as they are, for tests and replays: nothing is encoded, checked or added. */
+export interface RawMessage {
+  key?: string | Buffer | null;
+  value: Buffer | null;
+  headers?: Readonly<Record<string, string | Buffer>>;
+}
+
+export interface Publisher {
+  /**
+   * Encodes and publishes; resolves once the broker has them (acks from all in-sync replicas).
+   * @throws EncodeError / MissingTenantError / TenantMismatchError before anything is sent;
+   *   PublishError when the broker does not take them; BusClosedError after close.
+   */
+  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>>>): Promise<void>;
+  /** Publishes bytes untouched (hostile-input tests, DLQ replays). */
+  publishRaw(topic: string, messages: ReadonlyArray<RawMessage>): Promise<void>;
+}
+
+/** What a handler receives for one message of topic T. */
+export interface Delivered<T extends string> {
+  topic: T;
+  partition: number;
+  /** Kafka offsets are 64-bit; kept as the decimal string the client gives. */
+  offset: string;
+  key: string | null;
+  value: TopicValue<T>;
+  /** From the `tenant-id` header; '' only on `.dlq` topics, where it may be absent. */
+  tenantId: string;
+  /** Every header, as UTF-8 strings. */
+  headers: Readonly<Record<string, string>>;
+  /** The encoded value bytes as read. */
+  raw: Buffer;
+  /** 1 on first delivery; counts every try of this message by this group, across pauses. */
+  attempt: number;
+  /** Writer schema, `<subject>/v<N>`. */
+  writer: string;
+}
+
+/** One of `Delivered<'a'> | Delivered<'b'>`, so `switch (message.topic)` narrows `value`. */
+export type DeliveredMessage<T extends string> = T extends string ? Delivered<T> : never;
+
+export type MessageHandler<T extends string> = (message: DeliveredMessage<T>) => Promise<void>;
+
+export interface RetryOptions {
+  /** Tries in place, with backoff, before the partition is paused. Default 3. */
+  attempts?: number;
+  /** Default 100 ms. */
+  initialMs?: number;
+  /** Default 2 s. */
+  maxMs?: number;
+}
+
+export interface PauseOptions {
+  /** First pause of a partition after its tries in place ran out. Default 1 s. */
+  initialMs?: number;
+  /** Longest pause while a downstream stays out. Default 30 s. */
+  maxMs?: number;
+}
+
+export interface ConsumeOptions<T extends string> {
+  groupId: string;
+  topics: readonly T[];
+  handler: MessageHandler<T>;
+  /**
+   * Where a group with no committed offset starts. Default true (earliest): a service deployed
+   * after reports were published must still process them.
+   */
+  fromBeginning?: boolean;
+  retry?: RetryOptions;
+  pause?: PauseOptions;
+  /**
+   * Total tries of a message failing with retriable errors before it is dead-lettered. Default
+   * Infinity: a downstream outage must not empty a topic into its DLQ; the partition waits instead.
+   */
+  maxAttempts?: number;
+  /** Partitions handled in parallel (each one in order). Default 1. */
+  partitionsConsumedConcurrently?: number;
+  /** Named in dead letters as the consumer that gave up. Default: the group id. */
+  service?: string;
+  /** Kafka only: how often resolved offsets are committed while a batch is handled. Default 5 s. */
+  commitIntervalMs?: number;
+  /** Kafka only; group session timeout. Default 30 s. */
+  sessionTimeoutMs?: number;
+  /** Kafka only. Default 3 s. */
+  heartbeatIntervalMs?: number;
+  /** Kafka only: longest a fetch waits for data. Default 500 ms. */
+  maxWaitTimeMs?: number;
+  /** Called when the consumer stopped for good on an error it cannot recover from (logged too). */
+  onCrash?: (error: Error) => void;
+}
+
+export interface Subscription {
+  readonly groupId: string;
+  /**
+   * Stops fetching, lets the handler in flight finish and commits its offset, then leaves the
+   * group. Messages not yet started are left for the next member.
+   */
+  close(): Promise<void>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  /** Default 3. */
+  partitions?: number;
+  /** Default: the broker's default. */
+  replicationFactor?: number;
+  /** Also create `<topic>.dlq` with the same partitions. Default true. */
+  dlq?: boolean;
+}
+
+/** The message bus: Kafka in production, in-process for the embedded mode and unit tests. */
+export interface Bus extends Publisher {
+  /** The publishing half alone, to hand to code that only publishes. */
+  producer(): Publisher;
+  /** Starts a consumer; resolves once it is running. */
+  consume<T extends string>(options: ConsumeOptions<T>): Promise<Subscription>;
+  /** Creates the topics (and their DLQ topics) that do not exist yet. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /** Closes every consumer (each finishing its message in hand), then flushes and closes the producer. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,113 @@
+import type { Message, TopicMessages } from 'kafkajs';
+import { BusClosedError, isRetriable, PublishError } from '../errors';
+
+export interface BatchingOptions {
+  /** How long a message waits for others to share its request. Default 5 ms. */
+  lingerMs: number;
+  /** Largest batch per request. Default 500. */
+  maxBatchMessages: number;
+}
+
+interface Pending {
+  topic: string;
+  messages: Message[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Gathers publish calls for a few milliseconds (or until a batch is full) into one sendBatch,
+ * one request in flight at a time: the idempotent producer needs that for its sequence numbers,
+ * and it keeps publish order, so per-key order, intact. Each call resolves when its batch is acked.
+ */
+export class BatchingProducer {
+  private pending: Pending[] = [];
+  private pendingCount = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly sendBatch: (topicMessages: TopicMessages[]) => Promise<unknown>,
+    private readonly options: BatchingOptions,
+  ) {}
+
+  /** `force` lets dead letters out while the bus is closing. */
+  send(topic: string, messages: Message[], force = false): Promise<void> {
+    if (this.closed && !force) return Promise.reject(new BusClosedError('kafka producer'));
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ topic, messages, resolve, reject });
+      this.pendingCount += messages.length;
+      if (this.pendingCount >= this.options.maxBatchMessages) void this.drain();
+      else this.timer ??= setTimeout(() => void this.drain(), this.options.lingerMs);
+    });
+  }
+
+  /** Sends everything queued and waits for it. */
+  async flush(): Promise<void> {
+    while (this.pending.length > 0 || this.draining) await this.drain();
+  }
+
+  /** Refuses new messages (dead letters aside), then flushes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private drain(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.draining ??= this.sendAll().finally(() => {
+      this.draining = undefined;
+    });
+    return this.draining;
+  }
+
+  private async sendAll(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.takeBatch();
+      try {
+        await this.sendBatch(groupByTopic(batch));
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        const failure = new PublishError([...new Set(batch.map((p) => p.topic))], anyRetriable(error), { cause: error });
+        for (const p of batch) p.reject(failure);
+      }
+    }
+  }
+
+  // Whole calls only, so a call's messages succeed or fail together.
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let count = 0;
+    while (this.pending.length > 0 && (batch.length === 0 || count + this.pending[0].messages.length <= this.options.maxBatchMessages)) {
+      const next = this.pending.shift() as Pending;
+      count += next.messages.length;
+      batch.push(next);
+    }
+    this.pendingCount -= count;
+    return batch;
+  }
+}
+
+function groupByTopic(batch: Pending[]): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const p of batch) {
+    const list = byTopic.get(p.topic) ?? [];
+    list.push(...p.messages);
+    byTopic.set(p.topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+// kafkajs wraps a retriable error in a non-retriable "retries exceeded" once its own retries run
+// out; for our consumers the outage is still transient, so the cause decides.
+function anyRetriable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isRetriable(e)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,147 @@
+import type { Contracts, TopicInput } from '@dmarc/contracts';
+import { Kafka, type KafkaConfig, Partitioners, type Producer } from 'kafkajs';
+import type { Bus, ConsumeOptions, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
+import { resolveConsumeOptions, type ResolvedConsumeOptions } from '../consume-options';
+import { BusClosedError } from '../errors';
+import { type BusLogger, silentLogger } from '../logger';
+import type { WireRecord } from '../outgoing';
+import { publishTyped, rawRecords } from '../publish';
+import { BatchingProducer, type BatchingOptions } from './batching-producer';
+import { type ConnectRetryOptions, waitForBrokers } from './broker-connection';
+import { KafkaSubscription } from './kafka-consumer';
+import { KAFKAJS_LOG_LEVELS, type KafkaLogLevel, kafkaLogCreator } from './kafka-logging';
+import { ensureKafkaTopics } from './kafka-topics';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  contracts: Contracts;
+  logger?: BusLogger;
+  ssl?: KafkaConfig['ssl'];
+  sasl?: KafkaConfig['sasl'];
+  /** Per connection attempt. Default 3 s. */
+  connectionTimeoutMs?: number;
+  /** How start-up waits for an unreachable Kafka. */
+  connectRetry?: ConnectRetryOptions;
+  producer?: Partial<BatchingOptions>;
+  /** Which kafkajs lines reach our logger (as warnings). Default 'error'. */
+  kafkaLogLevel?: KafkaLogLevel;
+  /** Aborts start-up while it waits for Kafka (SIGTERM during a long outage). */
+  signal?: AbortSignal;
+}
+
+const SYSTEM = 'kafka';
+
+/**
+ * The bus on Kafka (kafkajs): an idempotent producer (acks from all in-sync replicas, one request
+ * in flight, small linger batching) and at-least-once consumer group members.
+ */
+export class KafkaBus implements Bus {
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private closed = false;
+
+  private constructor(
+    private readonly kafka: Kafka,
+    private readonly kafkaProducer: Producer,
+    private readonly batcher: BatchingProducer,
+    private readonly contracts: Contracts,
+    private readonly logger: BusLogger,
+  ) {}
+
+  /** Waits for a broker (one log line per failed attempt), then connects the producer. */
+  static async connect(options: KafkaBusOptions): Promise<KafkaBus> {
+    const logger = options.logger ?? silentLogger;
+    const config = {
+      clientId: options.clientId,
+      brokers: options.brokers,
+      ssl: options.ssl,
+      sasl: options.sasl,
+      connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    };
+    await waitForBrokers(config, options.connectRetry ?? {}, logger, options.signal);
+    const kafka = new Kafka({
+      ...config,
+      logLevel: KAFKAJS_LOG_LEVELS[options.kafkaLogLevel ?? 'error'],
+      logCreator: kafkaLogCreator(logger),
+    });
+    // Idempotence needs acks=all and at most one request in flight (KIP-98); retries are left
+    // to kafkajs (unbounded count, bounded by its maxRetryTime) so a leader change loses nothing.
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    const batcher = new BatchingProducer((topicMessages) => producer.sendBatch({ topicMessages, acks: -1 }), {
+      lingerMs: options.producer?.lingerMs ?? 5,
+      maxBatchMessages: options.producer?.maxBatchMessages ?? 500,
+    });
+    return new KafkaBus(kafka, producer, batcher, options.contracts, logger);
+  }
+
+  producer(): Publisher {
+    return { publish: (topic, messages) => this.publish(topic, messages), publishRaw: (topic, messages) => this.publishRaw(topic, messages) };
+  }
+
+  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>>>): Promise<void> {
+    return publishTyped(this.contracts, SYSTEM, topic, messages, (t, records) => this.send(t, records));
+  }
+
+  publishRaw(topic: string, messages: ReadonlyArray<RawMessage>): Promise<void> {
+    return this.send(topic, rawRecords(messages));
+  }
+
+  async consume<T extends string>(options: ConsumeOptions<T>): Promise<Subscription> {
+    if (this.closed) throw new BusClosedError('kafka bus');
+    const resolved = resolveConsumeOptions(options, this.contracts) as unknown as ResolvedConsumeOptions<string>;
+    const subscription = new KafkaSubscription(
+      { kafka: this.kafka, contracts: this.contracts, logger: this.logger, sendRaw: (topic, records) => this.send(topic, records, true) },
+      resolved,
+    );
+    this.subscriptions.add(subscription);
+    const close = subscription.close.bind(subscription);
+    subscription.close = async () => {
+      this.subscriptions.delete(subscription);
+      await close();
+    };
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.close();
+      throw error;
+    }
+    return subscription;
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureKafkaTopics(admin, specs);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Consumers first: their handlers may still publish, and their dead letters must get out.
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    this.closed = true;
+    await this.batcher.close();
+    await this.kafkaProducer.disconnect();
+  }
+
+  private send(topic: string, records: WireRecord[], deadLetter = false): Promise<void> {
+    if (this.closed && !deadLetter) return Promise.reject(new BusClosedError('kafka bus'));
+    return this.batcher.send(
+      topic,
+      records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+      deadLetter,
+    );
+  }
+}
+
+export function createKafkaBus(options: KafkaBusOptions): Promise<Bus> {
+  return KafkaBus.connect(options);
+}
