@@ -16,8 +16,11 @@ let loaded: PgliteModule | undefined;
  */
 export function loadPglite(): PgliteModule {
   if (!loaded) {
+    const id = require.resolve('@electric-sql/pglite');
+    // Module._load is Node's loader behind every require; should a future Node drop it, fall back to
+    // an ordinary require (fine everywhere but under jest).
     const load = (Module as unknown as { _load?: (request: string, parent: unknown, isMain: boolean) => unknown })._load;
-    loaded = (load ? load(require.resolve('@electric-sql/pglite'), null, false) : require('@electric-sql/pglite')) as PgliteModule;
+    loaded = (load ? load(id, null, false) : Module.createRequire(__filename)(id)) as PgliteModule;
   }
   return loaded;
 }
