@@ -1,5 +1,5 @@
 import { Pool, types as pgTypes, type PoolClient, type QueryConfig, type QueryResult as PgResult } from 'pg';
-import { StoreClosedError, type StoreError } from './errors';
+import { StoreClosedError, StoreMisuseError, type StoreError } from './errors';
 import { toStoreError } from './error-mapping';
 import type { Queryable, QueryParams, QueryResult, Store, TransactionOptions } from './store';
 import { beginStatement, withConflictRetry } from './transaction-retry';
@@ -46,7 +46,7 @@ export class PgStore implements Store {
 
   constructor(options: PgStoreOptions) {
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
-      throw new RangeError(`schema must be a lower-case identifier, got ${JSON.stringify(options.schema)}`);
+      throw new StoreMisuseError(`PgStore schema must be a lower-case identifier, got ${JSON.stringify(options.schema)}`);
     }
     this.#target = describeTarget(options.url);
     this.#pool = new Pool({
