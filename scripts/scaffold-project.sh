@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the shell of a lib or service: package.json (exports "." only, nx tags), tsconfigs, jest config.
+# Creates the shell of a lib or service: package.json (exports "." only, nx tags), tsconfig, jest config.
 # usage: scripts/scaffold-project.sh libs|services NAME TAG
 set -euo pipefail
 kind=$1 name=$2 tag=$3
@@ -14,6 +14,13 @@ cat > "$dir/package.json" <<JSON
   "types": "./src/index.ts",
   "exports": { ".": "./src/index.ts" },
   "scripts": {
+    "build": "tsc -p tsconfig.json",
+    "test": "jest",
+    "lint": "eslint src"
+  },
+  "nx": { "tags": ["$tag"] }
+}
+JSON
 cat > "$dir/tsconfig.json" <<JSON
 {
   "extends": "../../tsconfig.base.json",
