@@ -39,7 +39,8 @@ export class BatchingProducer {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ topic, messages, resolve, reject });
       this.pendingCount += messages.length;
-      if (this.pendingCount >= this.options.maxBatchMessages) void this.drain();
+      // Once closing, nothing lingers: the only senders left are dead letters of the last messages.
+      if (this.closed || this.pendingCount >= this.options.maxBatchMessages) void this.drain();
       else this.timer ??= setTimeout(() => void this.drain(), this.options.lingerMs);
     });
   }
