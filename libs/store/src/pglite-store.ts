@@ -170,8 +170,13 @@ class PgliteTransaction implements Queryable {
 }
 
 function toResult<T>(res: Results<T>): QueryResult<T> {
-  // PGlite counts only affected rows (0 for a SELECT); node-postgres also counts returned rows.
-  return { rows: res.rows, rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
+  return {
+    // Copied so rows are plain objects of the caller's realm (see pglite-loader.ts): under jest,
+    // toStrictEqual compares prototypes.
+    rows: res.rows.map((row) => ({ ...row })),
+    // PGlite counts only affected rows (0 for a SELECT); node-postgres also counts returned rows.
+    rowCount: Math.max(res.affectedRows ?? 0, res.rows.length),
+  };
 }
 
 function isDriverError(err: unknown): boolean {
