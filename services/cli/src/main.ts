@@ -1,4 +1,31 @@
-export async function main(argv: string[]): Promise<number> {
-  process.stdout.write(`hello ${argv.join(' ')}\n`);
-  return 0;
+import { processIO, type CommandIO } from './command-io';
+import { db } from './commands/db';
+import { serve } from './commands/serve';
+
+const USAGE = `usage: dmarc <command>
+
+  serve SERVICE     run one service in the foreground (ingestion, parsing, dns, aggregation,
+                    cache-invalidator, api); configuration from the environment:
+                    KAFKA_BROKERS, REDIS_URL, DATABASE_URL, DNS_UPSTREAM, PORT, LOG_LEVEL
+  db migrate        apply the SQL migrations to DATABASE_URL
+  help              this text`;
+
+/** Entry of the `dmarc` command; returns the exit code. */
+export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest, io);
+    case 'db':
+      return db(rest, io);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(USAGE);
+      return command === undefined ? 64 : 0;
+    default:
+      io.err(`dmarc: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      return 64;
+  }
 }

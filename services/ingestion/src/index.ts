@@ -1,1 +1,1 @@
-export {};
+export { ingestionService, INBOUND_TOPIC, RECEIVED_TOPIC } from './ingestion-service';

@@ -1,0 +1,14 @@
+import type { Env } from '@dmarc/config';
+
+/** What a command may touch of its process: passed in, so tests run commands in-process. */
+export interface CommandIO {
+  env: Env;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const processIO = (): CommandIO => ({
+  env: process.env,
+  out: (line) => void process.stdout.write(`${line}\n`),
+  err: (line) => void process.stderr.write(`${line}\n`),
+});

@@ -1,0 +1,15 @@
+import { ingestionService } from '@dmarc/ingestion';
+import type { ServiceModule } from '@dmarc/service-runtime';
+
+/**
+ * Every deployable service, by the name `dmarc serve NAME` takes. Services not built yet say which
+ * issue brings them.
+ */
+export const SERVICES: Record<string, ServiceModule | { pending: string }> = {
+  ingestion: ingestionService as unknown as ServiceModule,
+  parsing: { pending: 'the report pipeline (issue 4)' },
+  dns: { pending: 'the DNS service (issue 5)' },
+  aggregation: { pending: 'the report pipeline (issue 4)' },
+  'cache-invalidator': { pending: 'the cache-invalidation consumer (issue 6)' },
+  api: { pending: 'the tenant API (issue 6)' },
+};
