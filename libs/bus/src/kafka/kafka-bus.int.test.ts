@@ -50,7 +50,7 @@ function report(id: string): ReportInboundInput {
 
 const idOf = (m: Delivered<string>) => (m.value as { filename: string }).filename;
 
-async function consume(options: ConsumeOptions<string>): Promise<Subscription> {
+async function consume<T extends string>(options: ConsumeOptions<T>): Promise<Subscription> {
   const subscription = await bus.consume({ ...quick, ...options });
   subscriptions.push(subscription);
   return subscription;
