@@ -1,0 +1,139 @@
+import type { RepairLog } from '../repair-log';
+import type { AlignmentResult, Disposition } from './aggregate-report';
+
+/**
+ * Readers for the values of aggregate report fields. Each takes the raw element text and either returns the
+ * normalised value, notes a repair and returns the value it clearly meant, or returns `undefined` for the
+ * caller to refuse with its own located error.
+ */
+
+const DISPOSITIONS: ReadonlySet<string> = new Set(['none', 'quarantine', 'reject', 'pass']);
+const DKIM_RESULTS: ReadonlySet<string> = new Set(['none', 'pass', 'fail', 'policy', 'neutral', 'temperror', 'permerror']);
+const SPF_RESULTS: ReadonlySet<string> = new Set(['none', 'neutral', 'pass', 'fail', 'softfail', 'temperror', 'permerror']);
+const POLICIES: ReadonlySet<string> = new Set(['none', 'quarantine', 'reject']);
+export const REASON_TYPES: ReadonlySet<string> = new Set([
+  'forwarded',
+  'sampled_out',
+  'trusted_forwarder',
+  'mailing_list',
+  'local_policy',
+  'other',
+  'policy_test_mode',
+]);
+
+/** Trims only when there is something to trim: most values have no surrounding whitespace. */
+export function clean(raw: string): string {
+  const n = raw.length;
+  if (n === 0) return raw;
+  return raw.charCodeAt(0) <= 32 || raw.charCodeAt(n - 1) <= 32 ? raw.trim() : raw;
+}
+
+export function optional(raw: string | null): string | null {
+  if (raw === null) return null;
+  const value = clean(raw);
+  return value === '' ? null : value;
+}
+
+/** A word from a closed set, with case and whitespace forgiven ("Pass " is "pass") and noted. */
+function word(raw: string, allowed: ReadonlySet<string>, where: string, repairs: RepairLog): string | undefined {
+  if (allowed.has(raw)) return raw;
+  const value = clean(raw).toLowerCase();
+  if (!allowed.has(value)) return undefined;
+  if (value !== clean(raw)) repairs.note('result-case', `result words normalised to lower case ("${clean(raw)}" in ${where})`);
+  return value;
+}
+
+export function readDisposition(raw: string, where: string, repairs: RepairLog): Disposition | undefined {
+  return word(raw, DISPOSITIONS, where, repairs) as Disposition | undefined;
+}
+
+/**
+ * policy_evaluated dkim/spf is pass or fail. Anything else a reporter writes there ("none", "softfail") is
+ * not an aligned pass, so it counts as fail, with a note.
+ */
+export function readAlignment(raw: string, where: string, repairs: RepairLog): AlignmentResult {
+  const value = word(raw, ALIGNMENT, where, repairs);
+  if (value !== undefined) return value as AlignmentResult;
+  repairs.note(`alignment:${where}`, `"${clean(raw)}" in ${where} is not pass or fail; counted as fail`);
+  return 'fail';
+}
+const ALIGNMENT: ReadonlySet<string> = new Set(['pass', 'fail']);
+
+export function readDkimResult(raw: string, where: string, repairs: RepairLog): string {
+  return readAuthResult(raw, DKIM_RESULTS, where, repairs);
+}
+
+export function readSpfResult(raw: string, where: string, repairs: RepairLog): string {
+  // "hardfail" is what some SPF libraries call fail.
+  if (clean(raw).toLowerCase() === 'hardfail') {
+    repairs.note('spf-hardfail', `SPF result "hardfail" read as "fail" (${where})`);
+    return 'fail';
+  }
+  return readAuthResult(raw, SPF_RESULTS, where, repairs);
+}
+
+function readAuthResult(raw: string, allowed: ReadonlySet<string>, where: string, repairs: RepairLog): string {
+  const value = word(raw, allowed, where, repairs);
+  if (value !== undefined) return value;
+  const kept = clean(raw).toLowerCase();
+  repairs.note(`auth-result:${where}`, `unknown result "${kept}" in ${where} kept as given`);
+  return kept;
+}
+
+/** p, sp, np: informational, so an unknown value is kept as null with a note rather than refused. */
+export function readPolicy(raw: string | null, where: string, repairs: RepairLog): string | null {
+  if (raw === null || clean(raw) === '') return null;
+  const value = word(raw, POLICIES, where, repairs);
+  if (value !== undefined) return value;
+  repairs.note(`policy:${where}`, `unknown policy "${clean(raw)}" in ${where} ignored`);
+  return null;
+}
+
+export function readLowerWord(raw: string | null): string | null {
+  const value = optional(raw);
+  return value === null ? null : value.toLowerCase();
+}
+
+export function readPercent(raw: string | null, where: string, repairs: RepairLog): number | null {
+  const value = optional(raw);
+  if (value === null) return null;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 0 && n <= 100) return n;
+  repairs.note(`pct:${where}`, `"${value}" in ${where} is not a percentage; ignored`);
+  return null;
+}
+
+/** A message count: a non-negative integer, digits only (the common case) read without Number(). */
+export function readCount(raw: string): number | undefined {
+  const value = clean(raw);
+  const n = value.length;
+  if (n === 0 || n > 15) return undefined;
+  let result = 0;
+  for (let i = 0; i < n; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    result = result * 10 + d;
+  }
+  return result;
+}
+
+/**
+ * A date_range bound, seconds since the epoch, as ISO 8601 UTC. Milliseconds (13 digits) and ISO dates are
+ * what a few reporters send instead; both are clear, so read and noted.
+ */
+export function readTimestamp(raw: string, where: string, repairs: RepairLog): string | undefined {
+  const value = clean(raw);
+  if (value === '') return undefined;
+  let seconds = Number(value);
+  if (!Number.isFinite(seconds)) {
+    const parsed = Date.parse(value);
+    if (Number.isNaN(parsed)) return undefined;
+    repairs.note(`date:${where}`, `${where} "${value}" is a date, not epoch seconds; read as a date`);
+    seconds = parsed / 1000;
+  } else if (seconds > 1e11) {
+    repairs.note(`date:${where}`, `${where} "${value}" is in milliseconds, not seconds; divided by 1000`);
+    seconds /= 1000;
+  }
+  if (seconds < 0 || seconds > 253402300799) return undefined;
+  return new Date(Math.floor(seconds) * 1000).toISOString().replace('.000Z', 'Z');
+}
