@@ -64,6 +64,135 @@ export type ReportInboundV1Input = WithDefaults<ReportInboundV1, 'filename' | 'c
 export type ReportInbound = ReportInboundV1;
 export type ReportInboundInput = ReportInboundV1Input;
 
+// ---- dmarc.reports.parsed ----
+
+export interface PolicyPublishedV1 {
+  /** The policy domain, lower-case. */
+  domain: string;
+  /** none | quarantine | reject */
+  p: null | string;
+  /** Subdomain policy. */
+  sp: null | string;
+  /** Non-existent subdomain policy (RFC 9990). */
+  np: null | string;
+  /** Percentage the policy applies to (RFC 7489). */
+  pct: null | number;
+  /** r | s */
+  adkim: null | string;
+  /** r | s */
+  aspf: null | string;
+  /** Failure reporting options. */
+  fo: null | string;
+  /** RFC 9990 t= flag: y | n. */
+  testing: null | string;
+  /** RFC 9990: psl | treewalk. */
+  discoveryMethod: null | string;
+}
+
+export interface AggregateMetadataV1 {
+  /** Reporting organisation, trimmed; may be empty in real reports. */
+  orgName: string;
+  /** Reporter's contact address. */
+  email: null | string;
+  /** The report_id the reporter gave. */
+  externalReportId: string;
+  /** Start of the reported period. (timestamp-millis) */
+  begin: number;
+  /** End of the reported period. (timestamp-millis) */
+  end: number;
+  /** Report format: 1.0, 2.0 (RFC 9990) or draft. */
+  version: null | string;
+  /** RFC 9990 generator, when given. */
+  generator: null | string;
+  /** The DMARC policy the reporter saw published. */
+  policy: PolicyPublishedV1;
+  /** What was repaired to read a malformed but meaningful report. */
+  repairs: Array<string>;
+}
+
+export interface OverrideReasonV1 {
+  /** forwarded, sampled_out, trusted_forwarder, mailing_list, local_policy, policy_test_mode, other… */
+  type: string;
+  /** Free text. */
+  comment: null | string;
+}
+
+export interface DkimResultV1 {
+  /** d= domain. */
+  domain: string;
+  /** s= selector. */
+  selector: null | string;
+  /** pass, fail, none, neutral, policy, temperror, permerror. */
+  result: string;
+}
+
+export interface SpfResultV1 {
+  /** Checked domain. */
+  domain: string;
+  /** mfrom | helo. */
+  scope: null | string;
+  /** pass, fail, softfail, neutral, none, temperror, permerror. */
+  result: string;
+}
+
+export interface AggregateRecordV1 {
+  /** Sending IP address. */
+  sourceIp: string;
+  /** Messages from this source with these results. */
+  count: number;
+  /** none | quarantine | reject | pass (RFC 9990). */
+  disposition: string;
+  /** policy_evaluated dkim = pass. */
+  dkimAligned: boolean;
+  /** policy_evaluated spf = pass. */
+  spfAligned: boolean;
+  /** RFC 5322 From domain, lower-case. */
+  headerFrom: string;
+  /** Envelope sender domain. */
+  envelopeFrom: null | string;
+  /** Envelope recipient domain. */
+  envelopeTo: null | string;
+  /** Policy override reasons. */
+  reasons: Array<OverrideReasonV1>;
+  /** Raw DKIM results. */
+  dkim: Array<DkimResultV1>;
+  /** Raw SPF results. */
+  spf: Array<SpfResultV1>;
+}
+
+/** One chunk of a parsed aggregate (RUA) report. A report travels as chunks 0..n-1 of at most a few thousand records each, so even a report of a million records stays under the broker's message size limit; the last chunk has last = true. Every chunk repeats the metadata and policy, so a consumer can handle chunks independently and idempotently on (reportId, chunkIndex). */
+export interface ReportParsedV1 {
+  /** Id of the raw report (from ingestion, stable for the tenant and bytes). */
+  reportId: string;
+  /** The tenant the report belongs to; must equal the tenant-id header. */
+  tenantId: string;
+  /** 0-based position of this chunk in the report. */
+  chunkIndex: number;
+  /** True on the report's final chunk. */
+  last: boolean;
+  /** On the last chunk: the number of records in the whole report. */
+  recordCount: null | number;
+  /** Set when the same report (policy domain, org name, report id) already arrived through other bytes: the report id it duplicates. Consumers must not count a duplicate. */
+  duplicateOf: null | string;
+  /** The report's metadata, repeated on every chunk. */
+  metadata: AggregateMetadataV1;
+  /** This chunk's records. */
+  records: Array<AggregateRecordV1>;
+  /** When parsing produced this chunk. (timestamp-millis) */
+  parsedAt: number;
+}
+export type ReportParsedV1Input = WithDefaults<ReportParsedV1, 'recordCount' | 'duplicateOf'>;
+
+/** dmarc.reports.parsed: the latest version, v1. */
+export type ReportParsed = ReportParsedV1;
+export type AggregateMetadata = AggregateMetadataV1;
+export type PolicyPublished = PolicyPublishedV1;
+export type AggregateRecord = AggregateRecordV1;
+export type OverrideReason = OverrideReasonV1;
+export type DkimResult = DkimResultV1;
+export type SpfResult = SpfResultV1;
+export type ReportParsedInput = ReportParsedV1Input;
+
 // ---- dmarc.reports.received ----
 
 /** A pointer into the raw report store. */
@@ -102,6 +231,7 @@ export type ReportReceivedInput = ReportReceivedV1Input;
 export interface TopicValues {
   'dmarc.reports.dlq': DeadLetter;
   'dmarc.reports.inbound': ReportInbound;
+  'dmarc.reports.parsed': ReportParsed;
   'dmarc.reports.received': ReportReceived;
 }
 
@@ -109,6 +239,7 @@ export interface TopicValues {
 export interface TopicInputs {
   'dmarc.reports.dlq': DeadLetterInput;
   'dmarc.reports.inbound': ReportInboundInput;
+  'dmarc.reports.parsed': ReportParsedInput;
   'dmarc.reports.received': ReportReceivedInput;
 }
 
@@ -116,6 +247,7 @@ export interface TopicInputs {
 export const Topics = {
   reportsDlq: 'dmarc.reports.dlq',
   reportsInbound: 'dmarc.reports.inbound',
+  reportsParsed: 'dmarc.reports.parsed',
   reportsReceived: 'dmarc.reports.received',
 } as const;
 
@@ -123,5 +255,6 @@ export const Topics = {
 export const SchemaFingerprints = {
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
   'dmarc.reports.inbound/v1': 'cfe5e1077e26ce527c213fc05ecd5eb5134a1cc46c0915986dd736d2948789e7',
+  'dmarc.reports.parsed/v1': '655b6f588655fcdccab509818717ec3fa0fbd154d1bf5cfea6534cdabfa27efc',
   'dmarc.reports.received/v1': '14105acca18fbdc19a0a9af93c347e29ef6d88c43c714f3800f7382b0aadf3bb',
 } as const;
