@@ -90,6 +90,7 @@ export class InProcessBus implements Bus {
   }
 
   async close(): Promise<void> {
+    // Consumers first: handlers in flight may still publish.
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.closed = true;
   }

@@ -39,6 +39,7 @@ const SYSTEM = 'kafka';
 export class KafkaBus implements Bus {
   private readonly subscriptions = new Set<KafkaSubscription>();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -94,16 +95,17 @@ export class KafkaBus implements Bus {
   async consume<T extends string>(options: ConsumeOptions<T>): Promise<Subscription> {
     if (this.closed) throw new BusClosedError('kafka bus');
     const resolved = resolveConsumeOptions(options, this.contracts) as unknown as ResolvedConsumeOptions<string>;
-    const subscription = new KafkaSubscription(
-      { kafka: this.kafka, contracts: this.contracts, logger: this.logger, sendRaw: (topic, records) => this.send(topic, records, true) },
+    const subscription: KafkaSubscription = new KafkaSubscription(
+      {
+        kafka: this.kafka,
+        contracts: this.contracts,
+        logger: this.logger,
+        sendRaw: (topic, records) => this.send(topic, records, true),
+        onClosed: () => this.subscriptions.delete(subscription),
+      },
       resolved,
     );
     this.subscriptions.add(subscription);
-    const close = subscription.close.bind(subscription);
-    subscription.close = async () => {
-      this.subscriptions.delete(subscription);
-      await close();
-    };
     try {
       await subscription.start();
     } catch (error) {
@@ -123,13 +125,15 @@ export class KafkaBus implements Bus {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    // Consumers first: their handlers may still publish, and their dead letters must get out.
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
-    this.closed = true;
-    await this.batcher.close();
-    await this.kafkaProducer.disconnect();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Consumers first: their handlers may still publish, and their dead letters must get out.
+      await Promise.all([...this.subscriptions].map((s) => s.close()));
+      this.closed = true;
+      await this.batcher.close();
+      await this.kafkaProducer.disconnect();
+    })();
+    return this.closing;
   }
 
   private send(topic: string, records: WireRecord[], deadLetter = false): Promise<void> {

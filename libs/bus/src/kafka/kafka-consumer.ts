@@ -14,6 +14,8 @@ export interface KafkaConsumerDeps {
   logger: BusLogger;
   /** Where dead letters go (the bus's producer, allowed while the bus closes). */
   sendRaw: SendRecords;
+  /** Told once the subscription has closed, so the bus stops tracking it. */
+  onClosed?: () => void;
 }
 
 /**
@@ -90,7 +92,11 @@ export class KafkaSubscription implements Subscription {
       this.resumeTimers.clear();
       // Stops fetching, waits for the batch in hand (which stops after its current message and
       // commits), then leaves the group so its partitions move at once.
-      await this.consumer.disconnect();
+      try {
+        await this.consumer.disconnect();
+      } finally {
+        this.deps.onClosed?.();
+      }
     })();
     return this.closing;
   }
