@@ -16,6 +16,7 @@ describe('bus errors', () => {
   it('describe any thrown value in one line with its causes and a code', () => {
     const error = new Error('outer\nline two', { cause: new Error('inner') });
     expect(messageOf(error)).toBe('outer line two: caused by: inner');
+    expect(messageOf(new Error('connect ECONNREFUSED', { cause: new Error('connect ECONNREFUSED') }))).toBe('connect ECONNREFUSED');
     expect(codeOf(Object.assign(new Error('x'), { code: 'DB_DOWN' }))).toBe('DB_DOWN');
     expect(codeOf(new Error('x'))).toBe('UNCLASSIFIED');
     expect(codeOf('string')).toBe('UNCLASSIFIED');

@@ -129,7 +129,9 @@ export function messageOf(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
-    parts.push(current instanceof Error ? current.message : String(current));
+    const text = current instanceof Error ? current.message : String(current);
+    // Client libraries often wrap an error in one with the same message; say it once.
+    if (!parts.some((p) => p.includes(text))) parts.push(text);
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(': caused by: ').replace(/\s*\n\s*/g, ' ');
