@@ -7,7 +7,10 @@ const root = __dirname;
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
 };
-const moduleNameMapper = { '^@dmarc/([a-z0-9-]+)$': path.join(root, 'libs/$1/src/index.ts') };
+// @dmarc/<name> is a library or a service: its src/index.ts (the one public entry point).
+const moduleNameMapper = {
+  '^@dmarc/([a-z0-9-]+)$': [path.join(root, 'libs/$1/src/index.ts'), path.join(root, 'services/$1/src/index.ts')],
+};
 const ignore = ['/node_modules/', '/dist/', '/.infra/'];
 
 function projects(dir) {

@@ -5,10 +5,13 @@ export interface CommandIO {
   env: Env;
   out(line: string): void;
   err(line: string): void;
+  /** Raw stdout, for output written in pieces (streamed JSON). */
+  write(chunk: string): void;
 }
 
 export const processIO = (): CommandIO => ({
   env: process.env,
   out: (line) => void process.stdout.write(`${line}\n`),
   err: (line) => void process.stderr.write(`${line}\n`),
+  write: (chunk) => void process.stdout.write(chunk),
 });

@@ -1,5 +1,6 @@
 import { processIO, type CommandIO } from './command-io';
 import { db } from './commands/db';
+import { parse } from './commands/parse';
 import { serve } from './commands/serve';
 
 const USAGE = `usage: dmarc <command>
@@ -7,6 +8,7 @@ const USAGE = `usage: dmarc <command>
   serve SERVICE     run one service in the foreground (ingestion, parsing, dns, aggregation,
                     cache-invalidator, api); configuration from the environment:
                     KAFKA_BROKERS, REDIS_URL, DATABASE_URL, DNS_UPSTREAM, PORT, LOG_LEVEL
+  parse FILE...     print each report in FILEs (XML, gzip, zip, e-mail, JSON) as one JSON line
   db migrate        apply the SQL migrations to DATABASE_URL
   help              this text`;
 
@@ -16,6 +18,8 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   switch (command) {
     case 'serve':
       return serve(rest, io);
+    case 'parse':
+      return parse(rest, io);
     case 'db':
       return db(rest, io);
     case undefined:
