@@ -41,6 +41,47 @@ export type DeadLetterV1Input = WithDefaults<DeadLetterV1, 'key' | 'payload'>;
 export type DeadLetter = DeadLetterV1;
 export type DeadLetterInput = DeadLetterV1Input;
 
+// ---- dmarc.reports.forensic.parsed ----
+
+/** A parsed failure (forensic, RUF) report: RFC 6591 ARF with RFC 9991 fields, or a plain-text failure mail some senders produce. */
+export interface ForensicReportParsedV1 {
+  /** Id of the raw report this came from (with #n when one input held several). */
+  reportId: string;
+  /** The tenant the report belongs to; must equal the tenant-id header. */
+  tenantId: string;
+  /** The report id this one repeats (same reported message, source and arrival), if any. */
+  duplicateOf: null | string;
+  /** arf | text */
+  format: string;
+  /** ARF Feedback-Type (auth-failure). */
+  feedbackType: null | string;
+  /** Reported-Domain: the domain the failing message claimed. */
+  reportedDomain: null | string;
+  /** Source-IP of the failing message. */
+  sourceIp: null | string;
+  /** When the failing message arrived. */
+  arrivalDate: null | number;
+  /** Original-Mail-From. */
+  originalMailFrom: null | string;
+  /** Auth-Failure values (dmarc, dkim, spf...). */
+  authFailure: Array<string>;
+  /** RFC 9991 Identity-Alignment values. */
+  identityAlignment: null | Array<string>;
+  /** Delivery-Result. */
+  deliveryResult: null | string;
+  /** Subject of the failing message, when included. */
+  subject: null | string;
+  /** The whole normalised report as JSON (the `dmarc parse` shape), for consumers that want every field. */
+  report: string;
+  /** When parsing produced it. (timestamp-millis) */
+  parsedAt: number;
+}
+export type ForensicReportParsedV1Input = WithDefaults<ForensicReportParsedV1, 'duplicateOf' | 'feedbackType' | 'reportedDomain' | 'sourceIp' | 'arrivalDate' | 'originalMailFrom' | 'authFailure' | 'identityAlignment' | 'deliveryResult' | 'subject'>;
+
+/** dmarc.reports.forensic.parsed: the latest version, v1. */
+export type ForensicReportParsed = ForensicReportParsedV1;
+export type ForensicReportParsedInput = ForensicReportParsedV1Input;
+
 // ---- dmarc.reports.inbound ----
 
 /** A DMARC report as an upstream mail pipeline hands it over: the raw bytes of the attachment or of the whole e-mail, not yet validated. */
@@ -227,34 +268,85 @@ export type ReportReceived = ReportReceivedV1;
 export type RawRef = RawRefV1;
 export type ReportReceivedInput = ReportReceivedV1Input;
 
+// ---- dmarc.reports.tls.parsed ----
+
+export interface TlsPolicySummaryV1 {
+  /** sts | tlsa | no-policy-found */
+  policyType: string;
+  /** The policy domain. */
+  policyDomain: string;
+  /** total-successful-session-count. */
+  successfulSessions: number;
+  /** total-failure-session-count. */
+  failedSessions: number;
+}
+
+/** A parsed SMTP TLS report (RFC 8460). */
+export interface TlsReportParsedV1 {
+  /** Id of the raw report this came from (with #n when one input held several). */
+  reportId: string;
+  /** The tenant the report belongs to; must equal the tenant-id header. */
+  tenantId: string;
+  /** The report id this one repeats (same organisation and report-id), if any. */
+  duplicateOf: null | string;
+  /** organization-name. */
+  organizationName: string;
+  /** report-id the reporter gave. */
+  externalReportId: string;
+  /** date-range start-datetime. (timestamp-millis) */
+  begin: number;
+  /** date-range end-datetime. (timestamp-millis) */
+  end: number;
+  /** One entry per policy the report covers. */
+  policies: Array<TlsPolicySummaryV1>;
+  /** The whole normalised report as JSON (the `dmarc parse` shape), failure details included. */
+  report: string;
+  /** When parsing produced it. (timestamp-millis) */
+  parsedAt: number;
+}
+export type TlsReportParsedV1Input = WithDefaults<TlsReportParsedV1, 'duplicateOf'>;
+
+/** dmarc.reports.tls.parsed: the latest version, v1. */
+export type TlsReportParsed = TlsReportParsedV1;
+export type TlsPolicySummary = TlsPolicySummaryV1;
+export type TlsReportParsedInput = TlsReportParsedV1Input;
+
 /** Topic (subject) → the value a consumer receives. */
 export interface TopicValues {
   'dmarc.reports.dlq': DeadLetter;
+  'dmarc.reports.forensic.parsed': ForensicReportParsed;
   'dmarc.reports.inbound': ReportInbound;
   'dmarc.reports.parsed': ReportParsed;
   'dmarc.reports.received': ReportReceived;
+  'dmarc.reports.tls.parsed': TlsReportParsed;
 }
 
 /** Topic (subject) → what a producer passes to encode/publish. */
 export interface TopicInputs {
   'dmarc.reports.dlq': DeadLetterInput;
+  'dmarc.reports.forensic.parsed': ForensicReportParsedInput;
   'dmarc.reports.inbound': ReportInboundInput;
   'dmarc.reports.parsed': ReportParsedInput;
   'dmarc.reports.received': ReportReceivedInput;
+  'dmarc.reports.tls.parsed': TlsReportParsedInput;
 }
 
 /** Topic names, for code that should not spell them out. */
 export const Topics = {
   reportsDlq: 'dmarc.reports.dlq',
+  reportsForensicParsed: 'dmarc.reports.forensic.parsed',
   reportsInbound: 'dmarc.reports.inbound',
   reportsParsed: 'dmarc.reports.parsed',
   reportsReceived: 'dmarc.reports.received',
+  reportsTlsParsed: 'dmarc.reports.tls.parsed',
 } as const;
 
 /** SHA-256 fingerprint of every published version; a change to a line here is an edit of a published schema. */
 export const SchemaFingerprints = {
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
+  'dmarc.reports.forensic.parsed/v1': 'f5f9ad9befab99a50e6dc8d2a7d6eba36f055969f698be9089ca9d933e9cb8d8',
   'dmarc.reports.inbound/v1': 'cfe5e1077e26ce527c213fc05ecd5eb5134a1cc46c0915986dd736d2948789e7',
   'dmarc.reports.parsed/v1': '655b6f588655fcdccab509818717ec3fa0fbd154d1bf5cfea6534cdabfa27efc',
   'dmarc.reports.received/v1': '14105acca18fbdc19a0a9af93c347e29ef6d88c43c714f3800f7382b0aadf3bb',
+  'dmarc.reports.tls.parsed/v1': 'e79dcdbe4c579ff1e5cd16c244ba2677aebbf23a6d95b7186d88c8703f5a18e5',
 } as const;
