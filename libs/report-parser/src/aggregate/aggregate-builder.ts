@@ -11,7 +11,11 @@ import type {
   PolicyOverrideReason,
   SpfAuthResult,
 } from './aggregate-report';
-import {
+import * as values from './aggregate-values';
+
+// Bound once: under tsx (esbuild's CommonJS output) every use of an imported name is a getter call, and on
+// this path that cost 5 % of the parse.
+const {
   clean,
   optional,
   readAlignment,
@@ -24,7 +28,7 @@ import {
   readSpfResult,
   readTimestamp,
   REASON_TYPES,
-} from './aggregate-values';
+} = values;
 
 /** What the builder hands to the stream, in order: one header, record batches, one summary. */
 export type AggregateOutput =
@@ -73,8 +77,6 @@ const CONTEXT_PATHS = [
   'record/auth_results/spf',
 ];
 
-/** Leaf elements the builder keeps, by the context they appear in. */
-const LEAVES: Array<Readonly<Record<string, number>>> = [];
 const F = {
   version: 1, orgName: 2, email: 3, extra: 4, reportId: 5, error: 6, generator: 7, begin: 8, end: 9,
   domain: 10, p: 11, sp: 12, np: 13, pct: 14, adkim: 15, aspf: 16, fo: 17, testing: 18, discovery: 19,
@@ -83,44 +85,137 @@ const F = {
   dkimDomain: 30, dkimSelector: 31, dkimResult: 32, dkimHuman: 33,
   spfDomain: 34, spfScope: 35, spfResult: 36, spfHuman: 37,
 } as const;
-LEAVES[FEEDBACK] = { version: F.version };
-LEAVES[METADATA] = {
-  org_name: F.orgName, email: F.email, extra_contact_info: F.extra, report_id: F.reportId, error: F.error,
-  generator: F.generator,
-};
-LEAVES[DATE_RANGE] = { begin: F.begin, end: F.end };
-LEAVES[POLICY] = {
-  domain: F.domain, p: F.p, sp: F.sp, np: F.np, pct: F.pct, adkim: F.adkim, aspf: F.aspf, fo: F.fo,
-  testing: F.testing, discovery_method: F.discovery,
-};
-LEAVES[ROW] = { source_ip: F.sourceIp, count: F.count };
-LEAVES[EVALUATED] = { disposition: F.disposition, dkim: F.evalDkim, spf: F.evalSpf };
-LEAVES[REASON] = { type: F.reasonType, comment: F.reasonComment };
-LEAVES[IDENTIFIERS] = { header_from: F.headerFrom, envelope_from: F.envelopeFrom, envelope_to: F.envelopeTo };
-LEAVES[AUTH_DKIM] = { domain: F.dkimDomain, selector: F.dkimSelector, result: F.dkimResult, human_result: F.dkimHuman };
-LEAVES[AUTH_SPF] = { domain: F.spfDomain, scope: F.spfScope, result: F.spfResult, human_result: F.spfHuman };
+// classify() answers a leaf field id (below CONTAINER), CONTAINER + a context, or UNKNOWN.
+const CONTAINER = 100;
+const UNKNOWN = 0;
 
-/** Containers below each context. */
-const CHILDREN: Array<Readonly<Record<string, number>>> = [];
-CHILDREN[FEEDBACK] = { report_metadata: METADATA, policy_published: POLICY, record: RECORD };
-CHILDREN[METADATA] = { date_range: DATE_RANGE };
-CHILDREN[RECORD] = { row: ROW, identifiers: IDENTIFIERS, identities: IDENTIFIERS, auth_results: AUTH };
-CHILDREN[ROW] = { policy_evaluated: EVALUATED };
-CHILDREN[EVALUATED] = { reason: REASON };
-CHILDREN[AUTH] = { dkim: AUTH_DKIM, spf: AUTH_SPF };
+/**
+ * What element `name` is inside context `ctx`. Switches rather than lookup tables: the names arrive as fresh
+ * strings, and comparing a few short strings beats hashing each one (this runs for every element).
+ */
+function classify(ctx: number, name: string): number {
+  switch (ctx) {
+    case ROW:
+      switch (name) {
+        case 'source_ip': return F.sourceIp;
+        case 'count': return F.count;
+        case 'policy_evaluated': return CONTAINER + EVALUATED;
+      }
+      break;
+    case EVALUATED:
+      switch (name) {
+        case 'disposition': return F.disposition;
+        case 'dkim': return F.evalDkim;
+        case 'spf': return F.evalSpf;
+        case 'reason': return CONTAINER + REASON;
+      }
+      break;
+    case AUTH_DKIM:
+      switch (name) {
+        case 'domain': return F.dkimDomain;
+        case 'selector': return F.dkimSelector;
+        case 'result': return F.dkimResult;
+        case 'human_result': return F.dkimHuman;
+      }
+      break;
+    case AUTH_SPF:
+      switch (name) {
+        case 'domain': return F.spfDomain;
+        case 'scope': return F.spfScope;
+        case 'result': return F.spfResult;
+        case 'human_result': return F.spfHuman;
+      }
+      break;
+    case RECORD:
+      switch (name) {
+        case 'row': return CONTAINER + ROW;
+        case 'identifiers': case 'identities': return CONTAINER + IDENTIFIERS;
+        case 'auth_results': return CONTAINER + AUTH;
+      }
+      break;
+    case IDENTIFIERS:
+      switch (name) {
+        case 'header_from': return F.headerFrom;
+        case 'envelope_from': return F.envelopeFrom;
+        case 'envelope_to': return F.envelopeTo;
+      }
+      break;
+    case AUTH:
+      switch (name) {
+        case 'dkim': return CONTAINER + AUTH_DKIM;
+        case 'spf': return CONTAINER + AUTH_SPF;
+      }
+      break;
+    case REASON:
+      switch (name) {
+        case 'type': return F.reasonType;
+        case 'comment': return F.reasonComment;
+      }
+      break;
+    case FEEDBACK:
+      switch (name) {
+        case 'record': return CONTAINER + RECORD;
+        case 'version': return F.version;
+        case 'report_metadata': return CONTAINER + METADATA;
+        case 'policy_published': return CONTAINER + POLICY;
+      }
+      break;
+    case METADATA:
+      switch (name) {
+        case 'org_name': return F.orgName;
+        case 'email': return F.email;
+        case 'extra_contact_info': return F.extra;
+        case 'report_id': return F.reportId;
+        case 'error': return F.error;
+        case 'generator': return F.generator;
+        case 'date_range': return CONTAINER + DATE_RANGE;
+      }
+      break;
+    case DATE_RANGE:
+      switch (name) {
+        case 'begin': return F.begin;
+        case 'end': return F.end;
+      }
+      break;
+    case POLICY:
+      switch (name) {
+        case 'domain': return F.domain;
+        case 'p': return F.p;
+        case 'sp': return F.sp;
+        case 'np': return F.np;
+        case 'pct': return F.pct;
+        case 'adkim': return F.adkim;
+        case 'aspf': return F.aspf;
+        case 'fo': return F.fo;
+        case 'testing': return F.testing;
+        case 'discovery_method': return F.discovery;
+      }
+      break;
+  }
+  return UNKNOWN;
+}
 
+// One draft each, reset and refilled for every record: a million records allocate only what they output.
 class RecordDraft {
   sourceIp: string | null = null;
   count: string | null = null;
   disposition: string | null = null;
   dkimAligned: string | null = null;
   spfAligned: string | null = null;
-  reasons: PolicyOverrideReason[] = [];
+  reasons: PolicyOverrideReason[] | null = null;
   headerFrom: string | null = null;
   envelopeFrom: string | null = null;
   envelopeTo: string | null = null;
-  dkim: DkimAuthResult[] = [];
-  spf: SpfAuthResult[] = [];
+  dkim: DkimAuthResult[] | null = null;
+  spf: SpfAuthResult[] | null = null;
+
+  reset(): void {
+    this.sourceIp = this.count = this.disposition = this.dkimAligned = this.spfAligned = null;
+    this.headerFrom = this.envelopeFrom = this.envelopeTo = null;
+    this.reasons = null;
+    this.dkim = null;
+    this.spf = null;
+  }
 }
 
 class AuthDraft {
@@ -128,7 +223,24 @@ class AuthDraft {
   selectorOrScope: string | null = null;
   result: string | null = null;
   humanResult: string | null = null;
+
+  reset(): void {
+    this.domain = this.selectorOrScope = this.result = this.humanResult = null;
+  }
 }
+
+class ReasonDraft {
+  type: string | null = null;
+  comment: string | null = null;
+
+  reset(): void {
+    this.type = this.comment = null;
+  }
+}
+
+const NO_REASONS: readonly PolicyOverrideReason[] = Object.freeze([]);
+const NO_DKIM: readonly DkimAuthResult[] = Object.freeze([]);
+const NO_SPF: readonly SpfAuthResult[] = Object.freeze([]);
 
 /**
  * Turns tokenizer events into the normalised report, record by record, holding only the record being read
@@ -155,9 +267,9 @@ export class AggregateBuilder implements XmlTokenHandler {
   private headerSent = false;
   private header: AggregateHeader | null = null;
 
-  private record = new RecordDraft();
-  private reason: { type: string | null; comment: string | null } = { type: null, comment: null };
-  private auth = new AuthDraft();
+  private readonly record = new RecordDraft();
+  private readonly reason = new ReasonDraft();
+  private readonly auth = new AuthDraft();
   private batch: AggregateRecord[] = [];
   private recordCount = 0;
   private messageCount = 0;
@@ -214,16 +326,15 @@ export class AggregateBuilder implements XmlTokenHandler {
       this.enter(SKIP);
       return;
     }
-    const leaf = LEAVES[ctx]?.[name];
-    if (leaf !== undefined) {
-      this.enter(LEAF);
-      this.leaf = leaf;
-      this.leafText = '';
+    const kind = classify(ctx, name);
+    if (kind > CONTAINER) {
+      this.openContainer(kind - CONTAINER);
       return;
     }
-    const child = CHILDREN[ctx]?.[name];
-    if (child !== undefined) {
-      this.openContainer(child);
+    if (kind !== UNKNOWN) {
+      this.enter(LEAF);
+      this.leaf = kind;
+      this.leafText = '';
       return;
     }
     if (!(ctx === FEEDBACK && name === 'extensions')) {
@@ -301,14 +412,14 @@ export class AggregateBuilder implements XmlTokenHandler {
   private openContainer(child: number): void {
     if (child === RECORD) {
       if (!this.headerSent) this.sendHeader();
-      this.record = new RecordDraft();
+      this.record.reset();
       this.recordCount++;
     } else if ((child === METADATA || child === POLICY) && this.headerSent) {
       throw this.error('REPORT_FIELD_INVALID', `<${CONTEXT_PATHS[child]}> comes after the first record`, CONTEXT_PATHS[child]);
     } else if (child === REASON) {
-      this.reason = { type: null, comment: null };
+      this.reason.reset();
     } else if (child === AUTH_DKIM || child === AUTH_SPF) {
-      this.auth = new AuthDraft();
+      this.auth.reset();
     }
     this.enter(child);
   }
@@ -361,40 +472,41 @@ export class AggregateBuilder implements XmlTokenHandler {
   private closeRecord(): void {
     const r = this.record;
     const n = this.recordCount;
-    const where = `record ${n}`;
-    if (r.sourceIp === null || clean(r.sourceIp) === '') this.missing(`${where}: <source_ip> is missing`, `record[${n}]/row/source_ip`);
-    if (r.count === null) this.missing(`${where}: <count> is missing`, `record[${n}]/row/count`);
-    if (r.disposition === null) this.missing(`${where}: <disposition> is missing`, `record[${n}]/row/policy_evaluated/disposition`);
+    if (r.sourceIp === null || clean(r.sourceIp) === '') this.missing(`record ${n}: <source_ip> is missing`, `record[${n}]/row/source_ip`);
+    if (r.count === null) this.missing(`record ${n}: <count> is missing`, `record[${n}]/row/count`);
+    if (r.disposition === null) {
+      this.missing(`record ${n}: <disposition> is missing`, `record[${n}]/row/policy_evaluated/disposition`);
+    }
     const sourceIp = clean(r.sourceIp);
     if (isIP(sourceIp) === 0) {
-      this.repairs.note('source-ip', `${where}: source_ip "${sourceIp.slice(0, 60)}" is not an IP address; kept as given`);
+      this.repairs.note('source-ip', `record ${n}: source_ip "${sourceIp.slice(0, 60)}" is not an IP address; kept as given`);
     }
     const count = readCount(r.count);
     if (count === undefined) {
-      throw this.error('REPORT_FIELD_INVALID', `${where}: <count> "${clean(r.count).slice(0, 40)}" is not a whole number`, `record[${n}]/row/count`);
+      throw this.error('REPORT_FIELD_INVALID', `record ${n}: <count> "${clean(r.count).slice(0, 40)}" is not a whole number`, `record[${n}]/row/count`);
     }
-    const disposition = readDisposition(r.disposition, `${where} disposition`, this.repairs);
+    const disposition = readDisposition(r.disposition, n, this.repairs);
     if (disposition === undefined) {
       throw this.error(
         'REPORT_FIELD_INVALID',
-        `${where}: <disposition> "${clean(r.disposition).slice(0, 40)}" is not none, quarantine, reject or pass`,
+        `record ${n}: <disposition> "${clean(r.disposition).slice(0, 40)}" is not none, quarantine, reject or pass`,
         `record[${n}]/row/policy_evaluated/disposition`,
       );
     }
     const headerFrom = r.headerFrom === null ? '' : clean(r.headerFrom);
-    if (headerFrom === '') this.repairs.note('header-from', `${where}: <header_from> is missing or empty`);
+    if (headerFrom === '') this.repairs.note('header-from', `record ${n}: <header_from> is missing or empty`);
     const record: AggregateRecord = {
       sourceIp,
       count,
       disposition,
-      dkimAligned: this.alignment(r.dkimAligned, `${where} policy_evaluated/dkim`),
-      spfAligned: this.alignment(r.spfAligned, `${where} policy_evaluated/spf`),
-      reasons: r.reasons,
+      dkimAligned: readAlignment(r.dkimAligned, 'policy_evaluated/dkim', n, this.repairs),
+      spfAligned: readAlignment(r.spfAligned, 'policy_evaluated/spf', n, this.repairs),
+      reasons: r.reasons ?? NO_REASONS,
       headerFrom,
       envelopeFrom: optional(r.envelopeFrom),
       envelopeTo: optional(r.envelopeTo),
-      dkim: r.dkim,
-      spf: r.spf,
+      dkim: r.dkim ?? NO_DKIM,
+      spf: r.spf ?? NO_SPF,
     };
     this.messageCount += count;
     this.batch.push(record);
@@ -404,53 +516,47 @@ export class AggregateBuilder implements XmlTokenHandler {
     }
   }
 
-  private alignment(raw: string | null, where: string): 'pass' | 'fail' {
-    if (raw === null) {
-      this.repairs.note(`missing:${where}`, `${where} is missing; counted as fail`);
-      return 'fail';
-    }
-    return readAlignment(raw, where, this.repairs);
-  }
-
   private closeReason(): void {
     const type = readLowerWord(this.reason.type);
     const comment = optional(this.reason.comment);
-    const where = `record ${this.recordCount}`;
+    const n = this.recordCount;
     if (type === null && comment === null) {
-      this.repairs.note('empty-reason', `${where}: empty <reason> dropped`);
+      this.repairs.note('empty-reason', `record ${n}: empty <reason> dropped`);
       return;
     }
     if (type !== null && !REASON_TYPES.has(type)) {
-      this.repairs.note(`reason:${type}`, `${where}: unknown reason type "${type}" kept as given`);
+      this.repairs.note(`reason:${type}`, `record ${n}: unknown reason type "${type}" kept as given`);
     }
-    this.pushBounded(this.record.reasons, { type: type ?? 'other', comment }, 'reason');
+    this.record.reasons = this.pushBounded(this.record.reasons, { type: type ?? 'other', comment }, 'reason');
   }
 
   private closeDkim(): void {
     const a = this.auth;
-    const where = `record ${this.recordCount} auth_results/dkim`;
-    this.pushBounded(this.record.dkim, {
+    const result: DkimAuthResult = {
       domain: a.domain === null ? '' : clean(a.domain),
       selector: optional(a.selectorOrScope),
-      result: a.result === null ? 'none' : readDkimResult(a.result, where, this.repairs),
+      result: a.result === null ? 'none' : readDkimResult(a.result, this.recordCount, this.repairs),
       humanResult: optional(a.humanResult),
-    }, 'dkim');
+    };
+    this.record.dkim = this.pushBounded(this.record.dkim, result, 'dkim');
   }
 
   private closeSpf(): void {
     const a = this.auth;
-    const where = `record ${this.recordCount} auth_results/spf`;
-    this.pushBounded(this.record.spf, {
+    const result: SpfAuthResult = {
       domain: a.domain === null ? '' : clean(a.domain),
       scope: readLowerWord(a.selectorOrScope),
-      result: a.result === null ? 'none' : readSpfResult(a.result, where, this.repairs),
+      result: a.result === null ? 'none' : readSpfResult(a.result, this.recordCount, this.repairs),
       humanResult: optional(a.humanResult),
-    }, 'spf');
+    };
+    this.record.spf = this.pushBounded(this.record.spf, result, 'spf');
   }
 
-  private pushBounded<T>(list: T[], item: T, what: string): void {
+  private pushBounded<T>(list: T[] | null, item: T, what: string): T[] {
+    if (list === null) return [item];
     if (list.length < MAX_REPEATED) list.push(item);
     else this.repairs.note(`too-many:${what}`, `more than ${MAX_REPEATED} <${what}> in one record; the rest ignored`);
+    return list;
   }
 
   private sendHeader(): void {

@@ -34,56 +34,74 @@ export function optional(raw: string | null): string | null {
   return value === '' ? null : value;
 }
 
+/**
+ * Where a value sits, for repair notes: the field and the record number (0 in the header). Kept apart and
+ * only joined into text when a note is written, so the common path builds no strings.
+ */
+export function place(field: string, record: number): string {
+  return record === 0 ? field : `record ${record} ${field}`;
+}
+
 /** A word from a closed set, with case and whitespace forgiven ("Pass " is "pass") and noted. */
-function word(raw: string, allowed: ReadonlySet<string>, where: string, repairs: RepairLog): string | undefined {
+function word(raw: string, allowed: ReadonlySet<string>, field: string, record: number, repairs: RepairLog): string | undefined {
   if (allowed.has(raw)) return raw;
   const value = clean(raw).toLowerCase();
   if (!allowed.has(value)) return undefined;
-  if (value !== clean(raw)) repairs.note('result-case', `result words normalised to lower case ("${clean(raw)}" in ${where})`);
+  if (value !== clean(raw)) {
+    repairs.note('result-case', `result words normalised to lower case ("${clean(raw)}" in ${place(field, record)})`);
+  }
   return value;
 }
 
-export function readDisposition(raw: string, where: string, repairs: RepairLog): Disposition | undefined {
-  return word(raw, DISPOSITIONS, where, repairs) as Disposition | undefined;
+export function readDisposition(raw: string, record: number, repairs: RepairLog): Disposition | undefined {
+  return word(raw, DISPOSITIONS, 'policy_evaluated/disposition', record, repairs) as Disposition | undefined;
 }
 
 /**
  * policy_evaluated dkim/spf is pass or fail. Anything else a reporter writes there ("none", "softfail") is
- * not an aligned pass, so it counts as fail, with a note.
+ * not an aligned pass, so it counts as fail, with a note; so does a missing one.
  */
-export function readAlignment(raw: string, where: string, repairs: RepairLog): AlignmentResult {
-  const value = word(raw, ALIGNMENT, where, repairs);
+export function readAlignment(raw: string | null, field: string, record: number, repairs: RepairLog): AlignmentResult {
+  if (raw === 'pass' || raw === 'fail') return raw;
+  if (raw === null) {
+    repairs.note(`missing:${field}`, `${place(field, record)} is missing; counted as fail`);
+    return 'fail';
+  }
+  const value = word(raw, ALIGNMENT, field, record, repairs);
   if (value !== undefined) return value as AlignmentResult;
-  repairs.note(`alignment:${where}`, `"${clean(raw)}" in ${where} is not pass or fail; counted as fail`);
+  repairs.note(`alignment:${field}`, `"${clean(raw)}" in ${place(field, record)} is not pass or fail; counted as fail`);
   return 'fail';
 }
 const ALIGNMENT: ReadonlySet<string> = new Set(['pass', 'fail']);
 
-export function readDkimResult(raw: string, where: string, repairs: RepairLog): string {
-  return readAuthResult(raw, DKIM_RESULTS, where, repairs);
+export function readDkimResult(raw: string, record: number, repairs: RepairLog): string {
+  return readAuthResult(raw, DKIM_RESULTS, 'auth_results/dkim/result', record, repairs);
 }
 
-export function readSpfResult(raw: string, where: string, repairs: RepairLog): string {
+export function readSpfResult(raw: string, record: number, repairs: RepairLog): string {
+  const field = 'auth_results/spf/result';
+  const value = word(raw, SPF_RESULTS, field, record, repairs);
+  if (value !== undefined) return value;
   // "hardfail" is what some SPF libraries call fail.
   if (clean(raw).toLowerCase() === 'hardfail') {
-    repairs.note('spf-hardfail', `SPF result "hardfail" read as "fail" (${where})`);
+    repairs.note('spf-hardfail', `SPF result "hardfail" read as "fail" (${place(field, record)})`);
     return 'fail';
   }
-  return readAuthResult(raw, SPF_RESULTS, where, repairs);
+  return readAuthResult(raw, SPF_RESULTS, field, record, repairs);
 }
 
-function readAuthResult(raw: string, allowed: ReadonlySet<string>, where: string, repairs: RepairLog): string {
-  const value = word(raw, allowed, where, repairs);
+function readAuthResult(raw: string, allowed: ReadonlySet<string>, field: string, record: number, repairs: RepairLog): string {
+  const value = word(raw, allowed, field, record, repairs);
   if (value !== undefined) return value;
   const kept = clean(raw).toLowerCase();
-  repairs.note(`auth-result:${where}`, `unknown result "${kept}" in ${where} kept as given`);
+  repairs.note(`auth-result:${field}:${kept}`, `unknown result "${kept}" in ${place(field, record)} kept as given`);
   return kept;
 }
 
 /** p, sp, np: informational, so an unknown value is kept as null with a note rather than refused. */
 export function readPolicy(raw: string | null, where: string, repairs: RepairLog): string | null {
   if (raw === null || clean(raw) === '') return null;
-  const value = word(raw, POLICIES, where, repairs);
+  const value = word(raw, POLICIES, where, 0, repairs);
   if (value !== undefined) return value;
   repairs.note(`policy:${where}`, `unknown policy "${clean(raw)}" in ${where} ignored`);
   return null;
