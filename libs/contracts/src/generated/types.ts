@@ -6,6 +6,31 @@
 /** A type with the keys K made optional: what a writer may leave to the schema defaults. */
 type WithDefaults<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
+// ---- dmarc.aggregates.updated ----
+
+/** Aggregation changed a tenant's counters for a domain: cached summaries, compliance figures and dashboards of those days are stale. Published after the change is committed, at least once: a consumer may see the same update twice and must treat it as a hint to drop or refresh, never as a delta. */
+export interface AggregatesUpdatedV1 {
+  /** The tenant whose counters changed; must equal the tenant-id header. */
+  tenantId: string;
+  /** The policy domain, lower-case, without a trailing dot. */
+  domain: string;
+  /** The UTC days whose counters changed, as YYYY-MM-DD. A report is attributed to the UTC day its period begins. */
+  days: Array<string>;
+  /** The report (raw report id) whose chunk caused the change. */
+  reportId: string;
+  /** The chunk of that report that was applied. */
+  chunkIndex: number;
+  /** True once every chunk of the report has been applied. */
+  reportComplete: boolean;
+  /** When the change was committed (or, on a redelivery, re-announced). (timestamp-millis) */
+  at: number;
+}
+export type AggregatesUpdatedV1Input = WithDefaults<AggregatesUpdatedV1, 'chunkIndex' | 'reportComplete'>;
+
+/** dmarc.aggregates.updated: the latest version, v1. */
+export type AggregatesUpdated = AggregatesUpdatedV1;
+export type AggregatesUpdatedInput = AggregatesUpdatedV1Input;
+
 // ---- dmarc.reports.dlq ----
 
 /** A message a consumer could not process, with why and its original bytes, so it can be inspected and replayed. One schema for every DLQ topic (<topic>.dlq). */
@@ -313,6 +338,7 @@ export type TlsReportParsedInput = TlsReportParsedV1Input;
 
 /** Topic (subject) → the value a consumer receives. */
 export interface TopicValues {
+  'dmarc.aggregates.updated': AggregatesUpdated;
   'dmarc.reports.dlq': DeadLetter;
   'dmarc.reports.forensic.parsed': ForensicReportParsed;
   'dmarc.reports.inbound': ReportInbound;
@@ -323,6 +349,7 @@ export interface TopicValues {
 
 /** Topic (subject) → what a producer passes to encode/publish. */
 export interface TopicInputs {
+  'dmarc.aggregates.updated': AggregatesUpdatedInput;
   'dmarc.reports.dlq': DeadLetterInput;
   'dmarc.reports.forensic.parsed': ForensicReportParsedInput;
   'dmarc.reports.inbound': ReportInboundInput;
@@ -333,6 +360,7 @@ export interface TopicInputs {
 
 /** Topic names, for code that should not spell them out. */
 export const Topics = {
+  aggregatesUpdated: 'dmarc.aggregates.updated',
   reportsDlq: 'dmarc.reports.dlq',
   reportsForensicParsed: 'dmarc.reports.forensic.parsed',
   reportsInbound: 'dmarc.reports.inbound',
@@ -343,6 +371,7 @@ export const Topics = {
 
 /** SHA-256 fingerprint of every published version; a change to a line here is an edit of a published schema. */
 export const SchemaFingerprints = {
+  'dmarc.aggregates.updated/v1': '1f39fc60dd5b60b9e6f5bb32624d269dda0971b795964a09eebf77ccfb2f7e4d',
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
   'dmarc.reports.forensic.parsed/v1': 'f5f9ad9befab99a50e6dc8d2a7d6eba36f055969f698be9089ca9d933e9cb8d8',
   'dmarc.reports.inbound/v1': 'cfe5e1077e26ce527c213fc05ecd5eb5134a1cc46c0915986dd736d2948789e7',
