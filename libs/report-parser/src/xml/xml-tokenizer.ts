@@ -335,7 +335,7 @@ export class XmlTokenizer {
         continue;
       }
       out += raw.slice(last, amp) + this.resolveEntity(match[1]);
-      last = amp + match[0].length;
+      last = amp + 1 + match[0].length;
     }
     return out + raw.slice(last);
   }
