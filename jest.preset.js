@@ -34,7 +34,7 @@ function projects(dir) {
       testPathIgnorePatterns: ignore,
       globalSetup: path.join(root, 'scripts/jest/global-setup.js'),
       globalTeardown: path.join(root, 'scripts/jest/global-teardown.js'),
-      testTimeout: 120000,
+      setupFilesAfterEnv: [path.join(root, 'scripts/jest/integration-timeout.js')],
     },
   ];
 }

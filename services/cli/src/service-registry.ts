@@ -1,4 +1,5 @@
 import { ingestionService } from '@dmarc/ingestion';
+import { parsingService } from '@dmarc/parsing';
 import type { ServiceModule } from '@dmarc/service-runtime';
 
 /**
@@ -7,7 +8,7 @@ import type { ServiceModule } from '@dmarc/service-runtime';
  */
 export const SERVICES: Record<string, ServiceModule | { pending: string }> = {
   ingestion: ingestionService as unknown as ServiceModule,
-  parsing: { pending: 'the report pipeline (issue 4)' },
+  parsing: parsingService as unknown as ServiceModule,
   dns: { pending: 'the DNS service (issue 5)' },
   aggregation: { pending: 'the report pipeline (issue 4)' },
   'cache-invalidator': { pending: 'the cache-invalidation consumer (issue 6)' },

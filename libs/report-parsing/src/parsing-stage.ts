@@ -1,0 +1,201 @@
+import type { Publisher } from '@dmarc/bus';
+import type { AggregateMetadataV1, AggregateRecordV1, ReportReceivedV1 } from '@dmarc/contracts';
+import { isReportError, reportIdentity, streamReports, type AggregateHeader, type ParseOptions, type Report } from '@dmarc/report-parser';
+import type { Queryable, Store } from '@dmarc/store';
+import { RecordChunker } from './chunker';
+import { ParsingStageError } from './errors';
+
+export const PARSED_TOPIC = 'dmarc.reports.parsed';
+export const FORENSIC_TOPIC = 'dmarc.reports.forensic.parsed';
+export const TLS_TOPIC = 'dmarc.reports.tls.parsed';
+
+export interface ParsingStageOptions {
+  store: Store;
+  publisher: Publisher;
+  /** Records per chunk on dmarc.reports.parsed: small enough to stay far under the broker's message limit. */
+  chunkRecords?: number;
+  parse?: Omit<ParseOptions, 'filename' | 'contentType'>;
+  now?: () => number;
+}
+
+export interface ParsingResult {
+  documents: number;
+  records: number;
+  chunks: number;
+  duplicates: number;
+}
+
+const ms = (iso: string) => Date.parse(iso);
+
+/**
+ * The parsing stage: reads a received report's raw bytes (inline, or from the raw store), streams
+ * every report in them through the parser, and publishes aggregate reports in chunks, failure and TLS
+ * reports whole. Idempotent: a redelivered report is cut into the same chunks and claims the same
+ * identities. A report that cannot be parsed is marked failed with its reason and the error (not
+ * retriable) sends the message to the DLQ with its original bytes.
+ */
+export class ParsingStage {
+  private readonly chunkRecords: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ParsingStageOptions) {
+    this.chunkRecords = options.chunkRecords ?? 2000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async handle(received: ReportReceivedV1): Promise<ParsingResult> {
+    const { store } = this.options;
+    try {
+      const result = await this.parse(received);
+      await store.query(`UPDATE raw_reports SET status = 'parsed', reason = NULL WHERE id = $1 AND status IN ('received', 'failed')`, [received.reportId]);
+      return result;
+    } catch (err) {
+      if (isReportError(err) || (err instanceof ParsingStageError && !err.retriable)) {
+        await store.query(`UPDATE raw_reports SET status = 'failed', reason = $2 WHERE id = $1`, [received.reportId, `${err.code}: ${err.message}`]);
+      }
+      throw err;
+    }
+  }
+
+  private async parse(received: ReportReceivedV1): Promise<ParsingResult> {
+    const bytes = Buffer.isBuffer(received.raw) ? received.raw : await this.loadRaw(received.reportId);
+    const { tenantId, reportId } = received;
+    const result: ParsingResult = { documents: 0, records: 0, chunks: 0, duplicates: 0 };
+    let chunker: RecordChunker | undefined;
+    let metadata: AggregateMetadataV1 | undefined;
+    let docId = reportId;
+    let duplicateOf: string | null = null;
+
+    const publishChunk = async (chunk: { index: number; records: AggregateRecordV1[] }, last: boolean, recordCount: number | null) => {
+      await this.options.publisher.publish(PARSED_TOPIC, [
+        {
+          key: docId,
+          tenantId,
+          value: { reportId: docId, tenantId, chunkIndex: chunk.index, last, recordCount, duplicateOf, metadata: metadata!, records: chunk.records, parsedAt: this.now() },
+        },
+      ]);
+      result.chunks++;
+    };
+
+    for await (const event of streamReports(bytes, { ...this.options.parse, filename: received.filename ?? undefined, contentType: received.contentType })) {
+      switch (event.type) {
+        case 'header': {
+          docId = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
+          result.documents++;
+          duplicateOf = await this.claim(this.options.store, tenantId, reportIdentity(event.report), docId);
+          if (duplicateOf) result.duplicates++;
+          metadata = toMetadata(event.report, []);
+          chunker = new RecordChunker(this.chunkRecords);
+          break;
+        }
+        case 'records':
+          result.records += event.records.length;
+          for (const chunk of chunker!.add(event.records)) await publishChunk(chunk, false, null);
+          break;
+        case 'end':
+          // Repairs found late (after the header) travel on the last chunk's metadata.
+          metadata = { ...metadata!, repairs: [...event.summary.repairs] };
+          await publishChunk(chunker!.finish(), true, event.summary.recordCount);
+          break;
+        case 'report':
+          docId = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
+          result.documents++;
+          duplicateOf = await this.claim(this.options.store, tenantId, reportIdentity(event.report), docId);
+          if (duplicateOf) result.duplicates++;
+          await this.publishWhole(event.report, docId, tenantId, duplicateOf);
+          break;
+      }
+    }
+    if (result.documents === 0) throw new ParsingStageError('PARSING_NO_REPORT', 'the input holds no report', false);
+    return result;
+  }
+
+  private async publishWhole(report: Exclude<Report, { kind: 'aggregate' }>, docId: string, tenantId: string, duplicateOf: string | null) {
+    const parsedAt = this.now();
+    if (report.kind === 'forensic') {
+      const arrival = report.arrivalDate ? ms(report.arrivalDate) : NaN;
+      await this.options.publisher.publish(FORENSIC_TOPIC, [
+        {
+          key: docId,
+          tenantId,
+          value: {
+            reportId: docId,
+            tenantId,
+            duplicateOf,
+            format: report.format,
+            feedbackType: report.feedbackType,
+            reportedDomain: report.reportedDomain,
+            sourceIp: report.sourceIp,
+            arrivalDate: Number.isFinite(arrival) ? arrival : null,
+            originalMailFrom: report.originalMailFrom,
+            authFailure: [...report.authFailure],
+            identityAlignment: report.identityAlignment ? [...report.identityAlignment] : null,
+            deliveryResult: report.deliveryResult,
+            subject: report.originalHeaders.subject,
+            report: JSON.stringify(report),
+            parsedAt,
+          },
+        },
+      ]);
+      return;
+    }
+    await this.options.publisher.publish(TLS_TOPIC, [
+      {
+        key: docId,
+        tenantId,
+        value: {
+          reportId: docId,
+          tenantId,
+          duplicateOf,
+          organizationName: report.organizationName,
+          externalReportId: report.reportId,
+          begin: ms(report.dateRange.begin),
+          end: ms(report.dateRange.end),
+          policies: report.policies.map((p) => ({
+            policyType: p.policyType,
+            policyDomain: p.policyDomain,
+            successfulSessions: p.totalSuccessfulSessionCount,
+            failedSessions: p.totalFailureSessionCount,
+          })),
+          report: JSON.stringify(report),
+          parsedAt,
+        },
+      },
+    ]);
+  }
+
+  /** Claims a report identity for this document; returns the report id that owned it first, if another. */
+  private async claim(db: Queryable, tenantId: string, identity: string, docId: string): Promise<string | null> {
+    const { rows } = await db.query<{ report_id: string }>(
+      `WITH ins AS (
+         INSERT INTO report_identities (tenant_id, identity, report_id) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, identity) DO NOTHING RETURNING report_id)
+       SELECT report_id FROM ins UNION ALL
+       SELECT report_id FROM report_identities WHERE tenant_id = $1 AND identity = $2 LIMIT 1`,
+      [tenantId, identity, docId],
+    );
+    const owner = rows[0]?.report_id;
+    return owner && owner !== docId ? owner : null;
+  }
+
+  private async loadRaw(reportId: string): Promise<Buffer> {
+    const { rows } = await this.options.store.query<{ payload: Buffer | null }>('SELECT payload FROM raw_reports WHERE id = $1', [reportId]);
+    const payload = rows[0]?.payload;
+    if (!payload) throw new ParsingStageError('PARSING_RAW_MISSING', `raw bytes of report ${reportId} are not in the raw store`, false);
+    return payload;
+  }
+}
+
+function toMetadata(h: AggregateHeader, repairs: string[]): AggregateMetadataV1 {
+  return {
+    orgName: h.orgName,
+    email: h.email,
+    externalReportId: h.reportId,
+    begin: ms(h.dateRange.begin),
+    end: ms(h.dateRange.end),
+    version: h.version,
+    generator: h.generator,
+    policy: { ...h.policy, domain: h.policy.domain.toLowerCase() },
+    repairs,
+  };
+}

@@ -1,0 +1,1 @@
+export { freePort, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';

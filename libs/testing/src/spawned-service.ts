@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+// The launcher as ops run it: `dmarc serve NAME` in its own process.
+const BIN = path.resolve(__dirname, '../../../services/cli/bin/dmarc.js');
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  return port;
+}
+
+export interface SpawnedService {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly base: string;
+  /** stdout lines (JSON log lines) and stderr lines, as they come. */
+  readonly stdout: string[];
+  readonly stderr: string[];
+}
+
+/** Starts `dmarc serve NAME` with the integration endpoints from the environment plus `env`. */
+export async function spawnService(name: string, env: Record<string, string> = {}): Promise<SpawnedService> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve', name], {
+    env: {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+      DATABASE_URL: process.env.DATABASE_URL,
+      REDIS_URL: process.env.REDIS_URL,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  child.stdout!.on('data', (d) => stdout.push(...String(d).split('\n').filter(Boolean)));
+  child.stderr!.on('data', (d) => stderr.push(...String(d).split('\n').filter(Boolean)));
+  return { child, port, base: `http://127.0.0.1:${port}`, stdout, stderr };
+}
+
+/** Polls until `probe` returns something other than undefined (errors count as not yet). */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await Promise.resolve().then(probe).catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function waitReady(svc: SpawnedService, timeoutMs = 60_000): Promise<void> {
+  await waitFor(`${svc.base}/readyz`, async () => ((await fetch(`${svc.base}/readyz`)).status === 200 ? true : undefined), timeoutMs);
+}
+
+/** SIGTERM, then the exit code (null when killed by a signal). */
+export async function stopService(svc: SpawnedService): Promise<number | null> {
+  if (svc.child.exitCode !== null) return svc.child.exitCode;
+  svc.child.kill('SIGTERM');
+  const [code] = (await once(svc.child, 'exit')) as [number | null];
+  return code;
+}

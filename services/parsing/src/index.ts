@@ -1,0 +1,1 @@
+export { parsingService } from './parsing-service';

@@ -1,0 +1,69 @@
+import { createKafkaBus, type Bus } from '@dmarc/bus';
+import { int } from '@dmarc/config';
+import { loadContracts } from '@dmarc/contracts';
+import { FORENSIC_TOPIC, PARSED_TOPIC, ParsingStage, TLS_TOPIC } from '@dmarc/report-parsing';
+import { defineService } from '@dmarc/service-runtime';
+import { PgStore } from '@dmarc/store';
+
+const RECEIVED_TOPIC = 'dmarc.reports.received';
+
+/** Parsing: received reports in, normalised aggregate chunks, failure and TLS reports out. Logic in @dmarc/report-parsing. */
+export const parsingService = defineService({
+  name: 'parsing',
+  config: {
+    CHUNK_RECORDS: int({ min: 1, max: 100_000, default: 2000, description: 'records per chunk on dmarc.reports.parsed' }),
+    MAX_DECOMPRESSED_BYTES: int({ min: 1024, default: 1024 * 1024 * 1024, description: 'decompression limit per report (bombs are refused past it)' }),
+    PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions parsed in parallel' }),
+  },
+  create(config) {
+    let bus: Bus | undefined;
+    const store = new PgStore({ url: config.DATABASE_URL, applicationName: 'dmarc-parsing' });
+    return {
+      name: 'parsing',
+      setup(ctx) {
+        ctx.readiness.add('postgres', () => store.ping());
+        ctx.readiness.add('kafka', () => {
+          if (!bus) throw new Error('not connected yet');
+        });
+        ctx.onShutdown(() => store.close());
+        ctx.onShutdown(() => bus?.close());
+      },
+      async run(ctx) {
+        const connected = await createKafkaBus({
+          brokers: [...config.KAFKA_BROKERS],
+          clientId: 'dmarc-parsing',
+          contracts: loadContracts(),
+          logger: ctx.logger,
+          signal: ctx.signal,
+        });
+        bus = connected;
+        await connected.ensureTopics([{ topic: RECEIVED_TOPIC }, { topic: PARSED_TOPIC }, { topic: FORENSIC_TOPIC }, { topic: TLS_TOPIC }]);
+        const stage = new ParsingStage({
+          store,
+          publisher: connected,
+          chunkRecords: config.CHUNK_RECORDS,
+          parse: { maxDecompressedBytes: config.MAX_DECOMPRESSED_BYTES },
+        });
+        const parsedRecords = ctx.telemetry.meter.createCounter('dmarc_parsed_records_total', { description: 'aggregate records parsed' });
+        const parsedReports = ctx.telemetry.meter.createCounter('dmarc_parsed_reports_total', { description: 'reports parsed, by outcome' });
+        await connected.consume({
+          groupId: 'parsing',
+          topics: [RECEIVED_TOPIC],
+          partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+          handler: async (message) => {
+            const value = message.value as import('@dmarc/contracts').ReportReceivedV1;
+            try {
+              const result = await stage.handle(value);
+              parsedRecords.add(result.records);
+              parsedReports.add(1, { outcome: result.duplicates > 0 ? 'duplicate' : 'parsed' });
+              ctx.logger.info({ reportId: value.reportId, tenantId: value.tenantId, ...result }, 'report parsed');
+            } catch (err) {
+              parsedReports.add(1, { outcome: 'failed' });
+              throw err;
+            }
+          },
+        });
+      },
+    };
+  },
+});
