@@ -117,7 +117,7 @@ class ReportExtractor {
 
   private async *gzip(source: Source): AsyncGenerator<ReportEvent> {
     const inner = source.name?.replace(/\.(gz|gzip)$/i, '');
-    const what = source.name ?? 'gzip data';
+    const what = source.name ?? source.path[source.path.length - 1];
     yield* this.extract({
       reader: ByteReader.fromChunks(gunzip(source.reader, this.budget, source.repairs, what)),
       name: inner === source.name ? undefined : inner,
