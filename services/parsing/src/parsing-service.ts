@@ -1,9 +1,8 @@
-import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { int } from '@dmarc/config';
-import { loadContracts } from '@dmarc/contracts';
+import type { ReportReceivedV1 } from '@dmarc/contracts';
+import { PlatformClients } from '@dmarc/platform-clients';
 import { FORENSIC_TOPIC, PARSED_TOPIC, ParsingStage, TLS_TOPIC } from '@dmarc/report-parsing';
 import { defineService } from '@dmarc/service-runtime';
-import { PgStore } from '@dmarc/store';
 
 const RECEIVED_TOPIC = 'dmarc.reports.received';
 
@@ -16,42 +15,26 @@ export const parsingService = defineService({
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions parsed in parallel' }),
   },
   create(config) {
-    let bus: Bus | undefined;
-    const store = new PgStore({ url: config.DATABASE_URL, applicationName: 'dmarc-parsing' });
+    const clients = new PlatformClients(config, 'parsing');
     return {
       name: 'parsing',
-      setup(ctx) {
-        ctx.readiness.add('postgres', () => store.ping());
-        ctx.readiness.add('kafka', () => {
-          if (!bus) throw new Error('not connected yet');
-        });
-        ctx.onShutdown(() => store.close());
-        ctx.onShutdown(() => bus?.close());
-      },
+      setup: (ctx) => clients.attach(ctx),
       async run(ctx) {
-        const connected = await createKafkaBus({
-          brokers: [...config.KAFKA_BROKERS],
-          clientId: 'dmarc-parsing',
-          contracts: loadContracts(),
-          logger: ctx.logger,
-          signal: ctx.signal,
-        });
-        bus = connected;
-        await connected.ensureTopics([{ topic: RECEIVED_TOPIC }, { topic: PARSED_TOPIC }, { topic: FORENSIC_TOPIC }, { topic: TLS_TOPIC }]);
+        const bus = await clients.connect(ctx, [RECEIVED_TOPIC, PARSED_TOPIC, FORENSIC_TOPIC, TLS_TOPIC]);
         const stage = new ParsingStage({
-          store,
-          publisher: connected,
+          store: clients.store,
+          publisher: bus,
           chunkRecords: config.CHUNK_RECORDS,
           parse: { maxDecompressedBytes: config.MAX_DECOMPRESSED_BYTES },
         });
         const parsedRecords = ctx.telemetry.meter.createCounter('dmarc_parsed_records_total', { description: 'aggregate records parsed' });
         const parsedReports = ctx.telemetry.meter.createCounter('dmarc_parsed_reports_total', { description: 'reports parsed, by outcome' });
-        await connected.consume({
+        await bus.consume({
           groupId: 'parsing',
           topics: [RECEIVED_TOPIC],
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
           handler: async (message) => {
-            const value = message.value as import('@dmarc/contracts').ReportReceivedV1;
+            const value = message.value as ReportReceivedV1;
             try {
               const result = await stage.handle(value);
               parsedRecords.add(result.records);

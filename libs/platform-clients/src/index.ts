@@ -1,0 +1,1 @@
+export { PlatformClients, type PlatformClientsConfig } from './platform-clients';
