@@ -1,1 +1,17 @@
-export {};
+export { countChunk, normaliseDomain, utcDay, type ChunkCounts, type CounterDelta, type PolicySeen } from './chunk-counts';
+export { AGGREGATION_CONSUMER, applyChunk, chunkMessageId, type ApplyResult, type ChunkSource } from './chunk-writer';
+export { daysOf, resolveDayRange, type DayRange, type DayRangeOptions } from './day-range';
+export {
+  domainSources,
+  domainSummary,
+  type Counts,
+  type DayCounts,
+  type Dispositions,
+  type DomainQuery,
+  type DomainSources,
+  type DomainSummary,
+  type PolicyOfDay,
+  type SourceCounts,
+} from './domain-queries';
+export { AggregationError, type AggregationErrorCode } from './errors';
+export { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome, type ReportAggregatorOptions } from './report-aggregator';

@@ -1,0 +1,213 @@
+import { createInProcessBus, type Bus, type Delivered } from '@dmarc/bus';
+import { loadContracts, type ReportParsed } from '@dmarc/contracts';
+import { migrate, PgliteStore, type Store } from '@dmarc/store';
+import { chunk, chunksOf, rec } from './__test-support__/report-chunks';
+import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from './report-aggregator';
+
+interface CounterRow {
+  source_ip: string;
+  header_from: string;
+  messages: string;
+  disposition_none: string;
+  disposition_quarantine: string;
+  disposition_reject: string;
+  disposition_pass: string;
+  dkim_aligned: string;
+  spf_aligned: string;
+  dmarc_pass: string;
+}
+
+describe('ReportAggregator (PGlite, in-process bus)', () => {
+  let store: Store;
+  let bus: Bus;
+  const updates: Array<Delivered<typeof AGGREGATES_UPDATED_TOPIC>> = [];
+
+  beforeAll(async () => {
+    store = await PgliteStore.open();
+    await migrate(store);
+    bus = createInProcessBus({ contracts: loadContracts() });
+    await bus.consume({ groupId: 'test-updates', topics: [AGGREGATES_UPDATED_TOPIC], handler: async (m) => void updates.push(m as Delivered<typeof AGGREGATES_UPDATED_TOPIC>) });
+    // PGlite starts a whole PostgreSQL in WebAssembly: seconds on a busy 2-core machine.
+  }, 60_000);
+  afterAll(async () => {
+    await bus.close();
+    await store.close();
+  });
+
+  let n = 0;
+  // Report ids are unique across tenants in the pipeline (derived from tenant and bytes); here too.
+  const id = (tenantId: string, name: string) => `${name}-${tenantId.slice(0, 8)}`;
+  const newTenant = async () => (await store.query<{ id: string }>('INSERT INTO tenants (name) VALUES ($1) RETURNING id', [`t${++n}`])).rows[0].id;
+  const aggregator = (afterCommit?: (o: ChunkOutcome) => void) => new ReportAggregator({ db: store, publisher: bus, afterCommit, now: () => 42 });
+  const counters = async (tenantId: string, domain = 'example.com') =>
+    (
+      await store.query<CounterRow>(
+        `SELECT source_ip, header_from, messages, disposition_none, disposition_quarantine, disposition_reject, disposition_pass,
+                dkim_aligned, spf_aligned, dmarc_pass
+           FROM aggregate_counters WHERE tenant_id = $1 AND domain = $2 ORDER BY source_ip, header_from`,
+        [tenantId, domain],
+      )
+    ).rows;
+  const messages = async (tenantId: string) => (await counters(tenantId)).reduce((s, r) => s + Number(r.messages), 0);
+  const report = async (tenantId: string, reportId: string) =>
+    (await store.query('SELECT * FROM aggregate_reports WHERE tenant_id = $1 AND report_id = $2', [tenantId, reportId])).rows[0];
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('counts a chunk into per-source counters, bookkeeps the report and announces the day', async () => {
+    const t = await newTenant();
+    const r1 = id(t, 'r1');
+    const outcome = await aggregator().handle(
+      chunk(t, r1, [
+        rec({ sourceIp: '192.0.2.1', count: 10, dkimAligned: true, spfAligned: false }),
+        rec({ sourceIp: '192.0.2.1', count: 5, disposition: 'quarantine', dkimAligned: false, spfAligned: false }),
+        rec({ sourceIp: '198.51.100.7', count: 3, disposition: 'reject', dkimAligned: false, spfAligned: true }),
+      ]),
+    );
+    expect(outcome).toMatchObject({ applied: true, duplicate: false, reportComplete: true, records: 3, messages: 18, counterRows: 2, day: '2025-03-10' });
+    expect(await counters(t)).toEqual([
+      { source_ip: '192.0.2.1', header_from: 'example.com', messages: '15', disposition_none: '10', disposition_quarantine: '5', disposition_reject: '0', disposition_pass: '0', dkim_aligned: '10', spf_aligned: '0', dmarc_pass: '10' },
+      { source_ip: '198.51.100.7', header_from: 'example.com', messages: '3', disposition_none: '0', disposition_quarantine: '0', disposition_reject: '3', disposition_pass: '0', dkim_aligned: '0', spf_aligned: '3', dmarc_pass: '3' },
+    ]);
+    expect(await report(t, r1)).toMatchObject({ org_name: 'google.com', external_report_id: `ext-${r1}`, chunks_seen: 1, chunk_count: 1, records_seen: '3', record_count: '3', messages: '18', duplicate_of: null, completed_at: expect.any(Date) });
+    const policy = (await store.query('SELECT p, pct, adkim, aspf, day FROM aggregate_policies WHERE tenant_id = $1', [t])).rows;
+    expect(policy).toEqual([{ p: 'reject', pct: 100, adkim: 'r', aspf: 'r', day: '2025-03-10' }]);
+    const ledger = (await store.query(`SELECT message_id FROM processed_messages WHERE consumer = 'aggregation' AND message_id LIKE $1`, [`${r1}:%`])).rows;
+    expect(ledger).toEqual([{ message_id: `${r1}:0` }]);
+    await until(() => updates.some((u) => u.tenantId === t));
+    expect(updates.find((u) => u.tenantId === t)?.value).toEqual({ tenantId: t, domain: 'example.com', days: ['2025-03-10'], reportId: r1, chunkIndex: 0, reportComplete: true, at: 42 });
+  });
+
+  it('counts a redelivered chunk once, through the bus as after a crash before the offset commit', async () => {
+    const t = await newTenant();
+    const agg = aggregator();
+    const outcomes: ChunkOutcome[] = [];
+    const sub = await bus.consume({
+      groupId: `aggregation-${t}`,
+      topics: [PARSED_TOPIC],
+      handler: async (m) => void outcomes.push(await agg.handle(m.value as ReportParsed, { topic: m.topic, partition: m.partition, offset: m.offset })),
+    });
+    const r1 = id(t, 'r1');
+    const c = chunk(t, r1, [rec({ count: 4 }), rec({ sourceIp: '203.0.113.9', count: 6, dkimAligned: false, spfAligned: false })]);
+    await bus.publish(PARSED_TOPIC, [{ key: r1, tenantId: t, value: c }]);
+    await bus.publish(PARSED_TOPIC, [{ key: r1, tenantId: t, value: c }]);
+    await until(() => outcomes.filter((o) => o.tenantId === t).length === 2);
+    await sub.close();
+    expect(outcomes.map((o) => o.applied)).toEqual([true, false]);
+    expect(await messages(t)).toBe(10);
+    expect(await report(t, r1)).toMatchObject({ chunks_seen: 1, messages: '10' });
+    const ledger = (await store.query(`SELECT topic, kafka_partition FROM processed_messages WHERE consumer = 'aggregation' AND message_id = $1`, [`${r1}:0`])).rows;
+    expect(ledger).toEqual([{ topic: PARSED_TOPIC, kafka_partition: expect.any(Number) }]);
+  });
+
+  it('re-announces on a redelivery, since a crash may have come between the commit and the publish', async () => {
+    const t = await newTenant();
+    const c = chunk(t, id(t, 'r1'), [rec({ count: 3 })]);
+    const crash = new Error('killed after commit');
+    await expect(aggregator(() => { throw crash; }).handle(c)).rejects.toBe(crash);
+    expect(updates.filter((u) => u.tenantId === t)).toHaveLength(0);
+    const again = await aggregator().handle(c);
+    expect(again).toMatchObject({ applied: false, reportComplete: true });
+    expect(await messages(t)).toBe(3);
+    await until(() => updates.some((u) => u.tenantId === t));
+    expect(updates.filter((u) => u.tenantId === t)).toHaveLength(1);
+  });
+
+  it('does not count a report flagged as a duplicate of another, but records it', async () => {
+    const t = await newTenant();
+    const records = [rec({ count: 8 }), rec({ sourceIp: '203.0.113.9', count: 2 })];
+    const [original, copy] = [id(t, 'original'), id(t, 'copy')];
+    await aggregator().handle(chunk(t, original, records));
+    const dup = await aggregator().handle(chunk(t, copy, records, { duplicateOf: original }));
+    expect(dup).toMatchObject({ applied: true, duplicate: true, counterRows: 0, messages: 10 });
+    expect(await messages(t)).toBe(10);
+    expect(await report(t, copy)).toMatchObject({ duplicate_of: original, chunks_seen: 1, completed_at: expect.any(Date) });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(updates.filter((u) => u.tenantId === t).map((u) => u.value.reportId)).toEqual([original]);
+  });
+
+  it('completes a report whose chunks arrive out of order, and marks its raw report aggregated', async () => {
+    const t = await newTenant();
+    const rawId = (
+      await store.query<{ id: string }>(
+        `INSERT INTO raw_reports (tenant_id, sha256, size_bytes, content_type, status) VALUES ($1, repeat('a', 64), 10, 'text/xml', 'parsed') RETURNING id`,
+        [t],
+      )
+    ).rows[0].id;
+    const records = Array.from({ length: 9 }, (_, i) => rec({ sourceIp: `192.0.2.${i}`, count: i + 1 }));
+    const [c0, c1, c2] = chunksOf(t, rawId, records, 3);
+    const status = async () => (await store.query<{ status: string }>('SELECT status FROM raw_reports WHERE id = $1', [rawId])).rows[0].status;
+
+    expect(await aggregator().handle(c2)).toMatchObject({ reportComplete: false });
+    expect(await aggregator().handle(c0)).toMatchObject({ reportComplete: false });
+    expect(await report(t, rawId)).toMatchObject({ chunks_seen: 2, chunk_count: 3, completed_at: null });
+    expect(await status()).toBe('parsed');
+    expect(await aggregator().handle(c0)).toMatchObject({ applied: false, reportComplete: false });
+    expect(await aggregator().handle(c1)).toMatchObject({ applied: true, reportComplete: true });
+    expect(await report(t, rawId)).toMatchObject({ chunks_seen: 3, chunk_count: 3, records_seen: '9', record_count: '9', messages: '45', completed_at: expect.any(Date) });
+    expect(await status()).toBe('aggregated');
+    expect(await messages(t)).toBe(45);
+  });
+
+  it('keeps two tenants with the same domain apart', async () => {
+    const a = await newTenant();
+    const b = await newTenant();
+    await aggregator().handle(chunk(a, id(a, 'r1'), [rec({ count: 100 })]));
+    await aggregator().handle(chunk(b, id(b, 'r1'), [rec({ count: 1, disposition: 'reject', dkimAligned: false, spfAligned: false })]));
+    expect(await counters(a)).toEqual([expect.objectContaining({ messages: '100', dmarc_pass: '100', disposition_reject: '0' })]);
+    expect(await counters(b)).toEqual([expect.objectContaining({ messages: '1', dmarc_pass: '0', disposition_reject: '1' })]);
+    expect(await report(a, id(a, 'r1'))).toMatchObject({ messages: '100' });
+    expect(await report(b, id(b, 'r1'))).toMatchObject({ messages: '1' });
+  });
+
+  it('refuses, rather than skips, a report id another tenant already used (ledger keys are report:chunk)', async () => {
+    const a = await newTenant();
+    const b = await newTenant();
+    await aggregator().handle(chunk(a, 'shared-id', [rec({ count: 2 })]));
+    await expect(aggregator().handle(chunk(b, 'shared-id', [rec({ count: 3 })]))).rejects.toMatchObject({
+      code: 'AGGREGATION_REPORT_ID_COLLISION',
+      retriable: false,
+    });
+    expect(await messages(a)).toBe(2);
+    expect(await messages(b)).toBe(0);
+  });
+
+  it('keeps the policy of the report whose period ends last, whatever order reports arrive in', async () => {
+    const t = await newTenant();
+    const withPolicy = (id: string, end: number, p: string) => {
+      const c = chunk(t, id, [rec()]);
+      return { ...c, metadata: { ...c.metadata, end, policy: { ...c.metadata.policy, p } } };
+    };
+    const base = chunk(t, 'x', []).metadata.end;
+    await aggregator().handle(withPolicy(id(t, 'later'), base, 'quarantine'));
+    await aggregator().handle(withPolicy(id(t, 'earlier'), base - 3_600_000, 'none'));
+    const rows = (await store.query('SELECT p, report_id FROM aggregate_policies WHERE tenant_id = $1', [t])).rows;
+    expect(rows).toEqual([{ p: 'quarantine', report_id: id(t, 'later') }]);
+  });
+
+  it('adds to counters already there, across reports of the same day', async () => {
+    const t = await newTenant();
+    await aggregator().handle(chunk(t, id(t, 'r1'), [rec({ count: 2 })]));
+    await aggregator().handle(chunk(t, id(t, 'r2'), [rec({ count: 3, disposition: 'quarantine', dkimAligned: false, spfAligned: false })]));
+    expect(await counters(t)).toEqual([
+      expect.objectContaining({ messages: '5', disposition_none: '2', disposition_quarantine: '3', dkim_aligned: '2', dmarc_pass: '2' }),
+    ]);
+  });
+
+  it('refuses a chunk of an unknown tenant without writing anything (non-retriable, for the DLQ)', async () => {
+    const ghost = '00000000-0000-4000-8000-000000000000';
+    await expect(aggregator().handle(chunk(ghost, 'ghost-report', [rec()]))).rejects.toMatchObject({ retriable: false });
+    // Rolled back whole: not even the ledger row, so a replay from the DLQ once the tenant exists counts it.
+    expect((await store.query(`SELECT 1 FROM processed_messages WHERE message_id = 'ghost-report:0'`)).rows).toEqual([]);
+    expect((await store.query('SELECT 1 FROM aggregate_reports WHERE tenant_id = $1', [ghost])).rows).toEqual([]);
+  });
+
+  it('applies a chunk of thousands of records with one counter row per source', async () => {
+    const t = await newTenant();
+    const records = Array.from({ length: 5000 }, (_, i) => rec({ sourceIp: `10.0.${(i % 1000) >> 8}.${i % 1000 & 255}`, count: 1 }));
+    const outcome = await aggregator().handle(chunk(t, id(t, 'big'), records));
+    expect(outcome).toMatchObject({ records: 5000, messages: 5000, counterRows: 1000 });
+    expect(await messages(t)).toBe(5000);
+  });
+});
