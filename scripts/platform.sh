@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 RUN=$ROOT/.infra/services
 # name:port of every service built so far; later services join this list.
-SERVICES=${DMARC_SERVICES:-"ingestion:8081 parsing:8082"}
+SERVICES=${DMARC_SERVICES:-"ingestion:8081 parsing:8082 aggregation:8084"}
 DMARC="node $ROOT/services/cli/bin/dmarc.js"
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }

@@ -1,1 +1,2 @@
-export {};
+export { aggregationService } from './aggregation-service';
+export { registerDomainRoutes, type DomainRoutesOptions } from './domain-routes';

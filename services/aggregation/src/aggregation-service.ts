@@ -1,0 +1,69 @@
+import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
+import { bool, int } from '@dmarc/config';
+import type { ReportParsed } from '@dmarc/contracts';
+import { PlatformClients } from '@dmarc/platform-clients';
+import { defineService } from '@dmarc/service-runtime';
+import { registerDomainRoutes } from './domain-routes';
+
+/**
+ * Aggregation: parsed report chunks in, per tenant/domain/day/source counters in PostgreSQL (exactly
+ * once per chunk), dmarc.aggregates.updated out; and the read API over those counters. Logic in
+ * @dmarc/aggregates; this is wiring.
+ */
+export const aggregationService = defineService({
+  name: 'aggregation',
+  config: {
+    PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions of dmarc.reports.parsed aggregated in parallel' }),
+    MAX_RANGE_DAYS: int({ min: 1, max: 3660, default: 366, description: 'longest day range one API request may ask for' }),
+    AGGREGATION_CRASH_AFTER_FIRST_COMMIT: bool({
+      default: false,
+      description: 'fault injection for tests: SIGKILL this process right after the first chunk commits, before its offset is committed',
+    }),
+  },
+  create(config) {
+    const clients = new PlatformClients(config, 'aggregation');
+    return {
+      name: 'aggregation',
+      setup(ctx) {
+        clients.attach(ctx);
+        registerDomainRoutes(ctx.http, { db: clients.store, maxDays: config.MAX_RANGE_DAYS });
+      },
+      async run(ctx) {
+        const bus = await clients.connect(ctx, [PARSED_TOPIC, AGGREGATES_UPDATED_TOPIC]);
+        const chunks = ctx.telemetry.meter.createCounter('dmarc_aggregated_chunks_total', { description: 'report chunks handled, by outcome' });
+        const messages = ctx.telemetry.meter.createCounter('dmarc_aggregated_messages_total', { description: 'messages counted into aggregates' });
+        const reports = ctx.telemetry.meter.createCounter('dmarc_aggregated_reports_total', { description: 'reports with every chunk aggregated' });
+        const aggregator = new ReportAggregator({
+          db: clients.store,
+          publisher: bus,
+          afterCommit: config.AGGREGATION_CRASH_AFTER_FIRST_COMMIT ? crashAfterCommit(ctx.logger) : undefined,
+        });
+        await bus.consume({
+          groupId: 'aggregation',
+          topics: [PARSED_TOPIC],
+          partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+          handler: async (message) => {
+            const outcome = await aggregator.handle(message.value as ReportParsed, { topic: message.topic, partition: message.partition, offset: message.offset });
+            chunks.add(1, { outcome: !outcome.applied ? 'redelivered' : outcome.duplicate ? 'duplicate' : 'counted' });
+            if (outcome.applied && !outcome.duplicate) messages.add(outcome.messages);
+            if (outcome.applied && outcome.reportComplete) reports.add(1, { duplicate: String(outcome.duplicate) });
+            ctx.logger.debug({ ...outcome }, 'chunk aggregated');
+          },
+        });
+      },
+    };
+  },
+});
+
+// The worst moment to die: the counters are committed, the offset is not, so Kafka redelivers a chunk
+// the database already holds. Only the first chunk, so the restarted process (without the flag) and
+// the test can check the counts afterwards.
+function crashAfterCommit(logger: { warn(obj: object, msg: string): void }): (outcome: ChunkOutcome) => void {
+  let crashed = false;
+  return (outcome) => {
+    if (crashed || !outcome.applied) return;
+    crashed = true;
+    logger.warn({ reportId: outcome.reportId, chunkIndex: outcome.chunkIndex }, 'fault injection: SIGKILL after commit');
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
