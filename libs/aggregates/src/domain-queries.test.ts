@@ -1,9 +1,9 @@
 import { createInProcessBus, type Bus } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
-import { BEGIN, chunk, rec } from './__test-support__/report-chunks';
 import { domainSources, domainSummary } from './domain-queries';
 import { ReportAggregator } from './report-aggregator';
+import { FIXTURE_BEGIN, fixtureChunk, fixtureRecord } from './report-chunk-fixtures';
 
 const DAY = 86_400_000;
 
@@ -21,31 +21,31 @@ describe('domain summary and sources (PGlite)', () => {
     acme = await tenant('acme');
     globex = await tenant('globex');
     const agg = new ReportAggregator({ db: store, publisher: bus });
-    const onDay = (c: ReturnType<typeof chunk>, day: number) => ({ ...c, metadata: { ...c.metadata, begin: BEGIN + day * DAY, end: BEGIN + (day + 1) * DAY - 1 } });
+    const onDay = (c: ReturnType<typeof fixtureChunk>, day: number) => ({ ...c, metadata: { ...c.metadata, begin: FIXTURE_BEGIN + day * DAY, end: FIXTURE_BEGIN + (day + 1) * DAY - 1 } });
     // acme, 2025-03-10: 100 from a good source (all pass), 20 from a spoofer (rejected).
     await agg.handle(
-      chunk(acme, 'a1', [
-        rec({ sourceIp: '192.0.2.1', count: 100 }),
-        rec({ sourceIp: '203.0.113.66', count: 20, disposition: 'reject', dkimAligned: false, spfAligned: false, headerFrom: 'example.com' }),
+      fixtureChunk(acme, 'a1', [
+        fixtureRecord({ sourceIp: '192.0.2.1', count: 100 }),
+        fixtureRecord({ sourceIp: '203.0.113.66', count: 20, disposition: 'reject', dkimAligned: false, spfAligned: false, headerFrom: 'example.com' }),
       ]),
     );
     // acme, 2025-03-12: 30 from the good source, half only SPF-aligned; 5 from the spoofer, quarantined.
     await agg.handle(
       onDay(
-        chunk(acme, 'a2', [
-          rec({ sourceIp: '192.0.2.1', count: 15 }),
-          rec({ sourceIp: '192.0.2.1', count: 15, dkimAligned: false, headerFrom: 'news.example.com' }),
-          rec({ sourceIp: '203.0.113.66', count: 5, disposition: 'quarantine', dkimAligned: false, spfAligned: false }),
+        fixtureChunk(acme, 'a2', [
+          fixtureRecord({ sourceIp: '192.0.2.1', count: 15 }),
+          fixtureRecord({ sourceIp: '192.0.2.1', count: 15, dkimAligned: false, headerFrom: 'news.example.com' }),
+          fixtureRecord({ sourceIp: '203.0.113.66', count: 5, disposition: 'quarantine', dkimAligned: false, spfAligned: false }),
         ]),
         2,
       ),
     );
     // A duplicate of a1 through other bytes: not counted.
-    await agg.handle(chunk(acme, 'a1-again', [rec({ sourceIp: '192.0.2.1', count: 100 })], { duplicateOf: 'a1' }));
+    await agg.handle(fixtureChunk(acme, 'a1-again', [fixtureRecord({ sourceIp: '192.0.2.1', count: 100 })], { duplicateOf: 'a1' }));
     // acme, outside the range asked below.
-    await agg.handle(onDay(chunk(acme, 'a3', [rec({ count: 1000 })]), 10));
+    await agg.handle(onDay(fixtureChunk(acme, 'a3', [fixtureRecord({ count: 1000 })]), 10));
     // globex has the same domain, with its own traffic.
-    await agg.handle(chunk(globex, 'g1', [rec({ sourceIp: '198.51.100.1', count: 7, disposition: 'reject', dkimAligned: false, spfAligned: false })]));
+    await agg.handle(fixtureChunk(globex, 'g1', [fixtureRecord({ sourceIp: '198.51.100.1', count: 7, disposition: 'reject', dkimAligned: false, spfAligned: false })]));
   }, 60_000);
   afterAll(async () => {
     await bus.close();

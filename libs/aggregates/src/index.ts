@@ -15,3 +15,4 @@ export {
 } from './domain-queries';
 export { AggregationError, type AggregationErrorCode } from './errors';
 export { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome, type ReportAggregatorOptions } from './report-aggregator';
+export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRecord } from './report-chunk-fixtures';

@@ -1,8 +1,8 @@
 import { createInProcessBus, type Bus, type Delivered } from '@dmarc/bus';
 import { loadContracts, type ReportParsed } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
-import { chunk, chunksOf, rec } from './__test-support__/report-chunks';
 import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from './report-aggregator';
+import { fixtureChunk, fixtureChunks, fixtureRecord } from './report-chunk-fixtures';
 
 interface CounterRow {
   source_ip: string;
@@ -59,10 +59,10 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
     const t = await newTenant();
     const r1 = id(t, 'r1');
     const outcome = await aggregator().handle(
-      chunk(t, r1, [
-        rec({ sourceIp: '192.0.2.1', count: 10, dkimAligned: true, spfAligned: false }),
-        rec({ sourceIp: '192.0.2.1', count: 5, disposition: 'quarantine', dkimAligned: false, spfAligned: false }),
-        rec({ sourceIp: '198.51.100.7', count: 3, disposition: 'reject', dkimAligned: false, spfAligned: true }),
+      fixtureChunk(t, r1, [
+        fixtureRecord({ sourceIp: '192.0.2.1', count: 10, dkimAligned: true, spfAligned: false }),
+        fixtureRecord({ sourceIp: '192.0.2.1', count: 5, disposition: 'quarantine', dkimAligned: false, spfAligned: false }),
+        fixtureRecord({ sourceIp: '198.51.100.7', count: 3, disposition: 'reject', dkimAligned: false, spfAligned: true }),
       ]),
     );
     expect(outcome).toMatchObject({ applied: true, duplicate: false, reportComplete: true, records: 3, messages: 18, counterRows: 2, day: '2025-03-10' });
@@ -89,7 +89,7 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
       handler: async (m) => void outcomes.push(await agg.handle(m.value as ReportParsed, { topic: m.topic, partition: m.partition, offset: m.offset })),
     });
     const r1 = id(t, 'r1');
-    const c = chunk(t, r1, [rec({ count: 4 }), rec({ sourceIp: '203.0.113.9', count: 6, dkimAligned: false, spfAligned: false })]);
+    const c = fixtureChunk(t, r1, [fixtureRecord({ count: 4 }), fixtureRecord({ sourceIp: '203.0.113.9', count: 6, dkimAligned: false, spfAligned: false })]);
     await bus.publish(PARSED_TOPIC, [{ key: r1, tenantId: t, value: c }]);
     await bus.publish(PARSED_TOPIC, [{ key: r1, tenantId: t, value: c }]);
     await until(() => outcomes.filter((o) => o.tenantId === t).length === 2);
@@ -103,7 +103,7 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
 
   it('re-announces on a redelivery, since a crash may have come between the commit and the publish', async () => {
     const t = await newTenant();
-    const c = chunk(t, id(t, 'r1'), [rec({ count: 3 })]);
+    const c = fixtureChunk(t, id(t, 'r1'), [fixtureRecord({ count: 3 })]);
     const crash = new Error('killed after commit');
     await expect(aggregator(() => { throw crash; }).handle(c)).rejects.toBe(crash);
     expect(updates.filter((u) => u.tenantId === t)).toHaveLength(0);
@@ -116,10 +116,10 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
 
   it('does not count a report flagged as a duplicate of another, but records it', async () => {
     const t = await newTenant();
-    const records = [rec({ count: 8 }), rec({ sourceIp: '203.0.113.9', count: 2 })];
+    const records = [fixtureRecord({ count: 8 }), fixtureRecord({ sourceIp: '203.0.113.9', count: 2 })];
     const [original, copy] = [id(t, 'original'), id(t, 'copy')];
-    await aggregator().handle(chunk(t, original, records));
-    const dup = await aggregator().handle(chunk(t, copy, records, { duplicateOf: original }));
+    await aggregator().handle(fixtureChunk(t, original, records));
+    const dup = await aggregator().handle(fixtureChunk(t, copy, records, { duplicateOf: original }));
     expect(dup).toMatchObject({ applied: true, duplicate: true, counterRows: 0, messages: 10 });
     expect(await messages(t)).toBe(10);
     expect(await report(t, copy)).toMatchObject({ duplicate_of: original, chunks_seen: 1, completed_at: expect.any(Date) });
@@ -135,8 +135,8 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
         [t],
       )
     ).rows[0].id;
-    const records = Array.from({ length: 9 }, (_, i) => rec({ sourceIp: `192.0.2.${i}`, count: i + 1 }));
-    const [c0, c1, c2] = chunksOf(t, rawId, records, 3);
+    const records = Array.from({ length: 9 }, (_, i) => fixtureRecord({ sourceIp: `192.0.2.${i}`, count: i + 1 }));
+    const [c0, c1, c2] = fixtureChunks(t, rawId, records, 3);
     const status = async () => (await store.query<{ status: string }>('SELECT status FROM raw_reports WHERE id = $1', [rawId])).rows[0].status;
 
     expect(await aggregator().handle(c2)).toMatchObject({ reportComplete: false });
@@ -153,8 +153,8 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
   it('keeps two tenants with the same domain apart', async () => {
     const a = await newTenant();
     const b = await newTenant();
-    await aggregator().handle(chunk(a, id(a, 'r1'), [rec({ count: 100 })]));
-    await aggregator().handle(chunk(b, id(b, 'r1'), [rec({ count: 1, disposition: 'reject', dkimAligned: false, spfAligned: false })]));
+    await aggregator().handle(fixtureChunk(a, id(a, 'r1'), [fixtureRecord({ count: 100 })]));
+    await aggregator().handle(fixtureChunk(b, id(b, 'r1'), [fixtureRecord({ count: 1, disposition: 'reject', dkimAligned: false, spfAligned: false })]));
     expect(await counters(a)).toEqual([expect.objectContaining({ messages: '100', dmarc_pass: '100', disposition_reject: '0' })]);
     expect(await counters(b)).toEqual([expect.objectContaining({ messages: '1', dmarc_pass: '0', disposition_reject: '1' })]);
     expect(await report(a, id(a, 'r1'))).toMatchObject({ messages: '100' });
@@ -164,8 +164,8 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
   it('refuses, rather than skips, a report id another tenant already used (ledger keys are report:chunk)', async () => {
     const a = await newTenant();
     const b = await newTenant();
-    await aggregator().handle(chunk(a, 'shared-id', [rec({ count: 2 })]));
-    await expect(aggregator().handle(chunk(b, 'shared-id', [rec({ count: 3 })]))).rejects.toMatchObject({
+    await aggregator().handle(fixtureChunk(a, 'shared-id', [fixtureRecord({ count: 2 })]));
+    await expect(aggregator().handle(fixtureChunk(b, 'shared-id', [fixtureRecord({ count: 3 })]))).rejects.toMatchObject({
       code: 'AGGREGATION_REPORT_ID_COLLISION',
       retriable: false,
     });
@@ -176,10 +176,10 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
   it('keeps the policy of the report whose period ends last, whatever order reports arrive in', async () => {
     const t = await newTenant();
     const withPolicy = (id: string, end: number, p: string) => {
-      const c = chunk(t, id, [rec()]);
+      const c = fixtureChunk(t, id, [fixtureRecord()]);
       return { ...c, metadata: { ...c.metadata, end, policy: { ...c.metadata.policy, p } } };
     };
-    const base = chunk(t, 'x', []).metadata.end;
+    const base = fixtureChunk(t, 'x', []).metadata.end;
     await aggregator().handle(withPolicy(id(t, 'later'), base, 'quarantine'));
     await aggregator().handle(withPolicy(id(t, 'earlier'), base - 3_600_000, 'none'));
     const rows = (await store.query('SELECT p, report_id FROM aggregate_policies WHERE tenant_id = $1', [t])).rows;
@@ -188,8 +188,8 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
 
   it('adds to counters already there, across reports of the same day', async () => {
     const t = await newTenant();
-    await aggregator().handle(chunk(t, id(t, 'r1'), [rec({ count: 2 })]));
-    await aggregator().handle(chunk(t, id(t, 'r2'), [rec({ count: 3, disposition: 'quarantine', dkimAligned: false, spfAligned: false })]));
+    await aggregator().handle(fixtureChunk(t, id(t, 'r1'), [fixtureRecord({ count: 2 })]));
+    await aggregator().handle(fixtureChunk(t, id(t, 'r2'), [fixtureRecord({ count: 3, disposition: 'quarantine', dkimAligned: false, spfAligned: false })]));
     expect(await counters(t)).toEqual([
       expect.objectContaining({ messages: '5', disposition_none: '2', disposition_quarantine: '3', dkim_aligned: '2', dmarc_pass: '2' }),
     ]);
@@ -197,7 +197,7 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
 
   it('refuses a chunk of an unknown tenant without writing anything (non-retriable, for the DLQ)', async () => {
     const ghost = '00000000-0000-4000-8000-000000000000';
-    await expect(aggregator().handle(chunk(ghost, 'ghost-report', [rec()]))).rejects.toMatchObject({ retriable: false });
+    await expect(aggregator().handle(fixtureChunk(ghost, 'ghost-report', [fixtureRecord()]))).rejects.toMatchObject({ retriable: false });
     // Rolled back whole: not even the ledger row, so a replay from the DLQ once the tenant exists counts it.
     expect((await store.query(`SELECT 1 FROM processed_messages WHERE message_id = 'ghost-report:0'`)).rows).toEqual([]);
     expect((await store.query('SELECT 1 FROM aggregate_reports WHERE tenant_id = $1', [ghost])).rows).toEqual([]);
@@ -205,8 +205,8 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
 
   it('applies a chunk of thousands of records with one counter row per source', async () => {
     const t = await newTenant();
-    const records = Array.from({ length: 5000 }, (_, i) => rec({ sourceIp: `10.0.${(i % 1000) >> 8}.${i % 1000 & 255}`, count: 1 }));
-    const outcome = await aggregator().handle(chunk(t, id(t, 'big'), records));
+    const records = Array.from({ length: 5000 }, (_, i) => fixtureRecord({ sourceIp: `10.0.${(i % 1000) >> 8}.${i % 1000 & 255}`, count: 1 }));
+    const outcome = await aggregator().handle(fixtureChunk(t, id(t, 'big'), records));
     expect(outcome).toMatchObject({ records: 5000, messages: 5000, counterRows: 1000 });
     expect(await messages(t)).toBe(5000);
   });

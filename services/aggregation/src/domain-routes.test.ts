@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ReportAggregator } from '@dmarc/aggregates';
+import { fixtureChunk, fixtureRecord, ReportAggregator } from '@dmarc/aggregates';
 import { createInProcessBus, type Bus } from '@dmarc/bus';
 import { loadContracts, type AggregateRecord, type ReportParsed } from '@dmarc/contracts';
 import { installErrorHandler } from '@dmarc/service-runtime';
@@ -7,41 +7,13 @@ import { migrate, PgliteStore, type Store } from '@dmarc/store';
 import { issueApiKey } from '@dmarc/tenant-auth';
 import { registerDomainRoutes } from './domain-routes';
 
-const BEGIN = Date.UTC(2025, 2, 10);
-const record = (sourceIp: string, count: number, pass: boolean): AggregateRecord => ({
-  sourceIp,
-  count,
-  disposition: pass ? 'none' : 'reject',
-  dkimAligned: pass,
-  spfAligned: pass,
-  headerFrom: 'example.com',
-  envelopeFrom: null,
-  envelopeTo: null,
-  reasons: [],
-  dkim: [],
-  spf: [],
-});
-const chunk = (tenantId: string, reportId: string, records: AggregateRecord[]): ReportParsed => ({
-  reportId,
-  tenantId,
-  chunkIndex: 0,
-  last: true,
-  recordCount: records.length,
-  duplicateOf: null,
-  metadata: {
-    orgName: 'google.com',
-    email: null,
-    externalReportId: reportId,
-    begin: BEGIN,
-    end: BEGIN + 86_399_000,
-    version: null,
-    generator: null,
-    policy: { domain: 'example.com', p: 'none', sp: null, np: null, pct: null, adkim: null, aspf: null, fo: null, testing: null, discoveryMethod: null },
-    repairs: [],
-  },
-  records,
-  parsedAt: BEGIN,
-});
+// Two sources for example.com on 2025-03-10: one passing everything, one failing and rejected.
+const record = (sourceIp: string, count: number, pass: boolean) =>
+  fixtureRecord({ sourceIp, count, disposition: pass ? 'none' : 'reject', dkimAligned: pass, spfAligned: pass });
+const chunk = (tenantId: string, reportId: string, records: AggregateRecord[]): ReportParsed => {
+  const c = fixtureChunk(tenantId, reportId, records);
+  return { ...c, metadata: { ...c.metadata, policy: { ...c.metadata.policy, p: 'none', pct: null } } };
+};
 
 describe('GET /v1/domains/{domain}/summary and /sources', () => {
   let store: Store;

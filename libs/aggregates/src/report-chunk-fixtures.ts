@@ -1,7 +1,10 @@
 import type { AggregateRecord, ReportParsed } from '@dmarc/contracts';
 
+// Builders of parsed report chunks for tests of this library, of the services over it and of the
+// pipeline end to end: one place that knows the shape of a chunk.
+
 /** A record with defaults: one message from 192.0.2.1 as example.com, DKIM and SPF aligned, delivered. */
-export function rec(overrides: Partial<AggregateRecord> = {}): AggregateRecord {
+export function fixtureRecord(overrides: Partial<AggregateRecord> = {}): AggregateRecord {
   return {
     sourceIp: '192.0.2.1',
     count: 1,
@@ -18,11 +21,11 @@ export function rec(overrides: Partial<AggregateRecord> = {}): AggregateRecord {
   };
 }
 
-export const BEGIN = Date.UTC(2025, 2, 10); // 2025-03-10T00:00Z
-export const END = BEGIN + 86_400_000 - 1000;
+export const FIXTURE_BEGIN = Date.UTC(2025, 2, 10); // 2025-03-10T00:00Z
+export const FIXTURE_END = FIXTURE_BEGIN + 86_400_000 - 1000;
 
 /** A one-chunk report of example.com for 2025-03-10 unless told otherwise. */
-export function chunk(tenantId: string, reportId: string, records: AggregateRecord[], overrides: Partial<ReportParsed> = {}): ReportParsed {
+export function fixtureChunk(tenantId: string, reportId: string, records: AggregateRecord[], overrides: Partial<ReportParsed> = {}): ReportParsed {
   const base: ReportParsed = {
     reportId,
     tenantId,
@@ -34,24 +37,24 @@ export function chunk(tenantId: string, reportId: string, records: AggregateReco
       orgName: 'google.com',
       email: null,
       externalReportId: `ext-${reportId}`,
-      begin: BEGIN,
-      end: END,
+      begin: FIXTURE_BEGIN,
+      end: FIXTURE_END,
       version: '1.0',
       generator: null,
       policy: { domain: 'example.com', p: 'reject', sp: null, np: null, pct: 100, adkim: 'r', aspf: 'r', fo: null, testing: null, discoveryMethod: null },
       repairs: [],
     },
     records,
-    parsedAt: BEGIN + 2 * 86_400_000,
+    parsedAt: FIXTURE_BEGIN + 2 * 86_400_000,
   };
   return { ...base, ...overrides };
 }
 
 /** Splits records into `n` chunks of one report, each repeating the metadata, the last one flagged. */
-export function chunksOf(tenantId: string, reportId: string, records: AggregateRecord[], n: number): ReportParsed[] {
+export function fixtureChunks(tenantId: string, reportId: string, records: AggregateRecord[], n: number): ReportParsed[] {
   const size = Math.ceil(records.length / n);
   return Array.from({ length: n }, (_, i) =>
-    chunk(tenantId, reportId, records.slice(i * size, (i + 1) * size), {
+    fixtureChunk(tenantId, reportId, records.slice(i * size, (i + 1) * size), {
       chunkIndex: i,
       last: i === n - 1,
       recordCount: i === n - 1 ? records.length : null,
