@@ -1,29 +1,40 @@
 import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { int } from '@dmarc/config';
 import { loadContracts } from '@dmarc/contracts';
-import { ReportIntake } from '@dmarc/intake';
+import { IntakeError, ReportIntake } from '@dmarc/intake';
 import { defineService } from '@dmarc/service-runtime';
 import { PgStore } from '@dmarc/store';
+import { ingestionRoutes } from './http/ingestion-routes';
+import type { ReportOutcome } from './http/intake-replies';
 
 export const INBOUND_TOPIC = 'dmarc.reports.inbound';
 export const RECEIVED_TOPIC = 'dmarc.reports.received';
 
+/** How much of a report over the size limit is read and kept with its refusal: enough to tell what it was. */
+export const REFUSED_HEAD_BYTES = 64 * 1024;
+const MAX_STATS_DAYS = 90;
+
 /**
- * Ingestion: takes reports from upstream pipelines (the inbound topic), keeps their raw bytes,
- * deduplicates them and hands them to parsing. The logic is in @dmarc/intake; this is wiring.
+ * Ingestion: takes reports from upstream pipelines (the inbound topic) and over HTTP (POST
+ * /v1/reports), keeps their raw bytes, deduplicates them and hands them to parsing. The logic is in
+ * @dmarc/intake; this is wiring.
  */
 export const ingestionService = defineService({
   name: 'ingestion',
   config: {
     MAX_REPORT_BYTES: int({ min: 1, default: 64 * 1024 * 1024, description: 'largest report accepted, in bytes' }),
     INLINE_MAX_BYTES: int({ min: 0, default: 256 * 1024, description: 'reports up to this size travel inline on the topic' }),
+    MAX_FILES_PER_REQUEST: int({ min: 1, default: 20, description: 'most file parts one multipart POST /v1/reports may carry' }),
   },
   create(config) {
     let bus: Bus | undefined;
+    let intake: ReportIntake | undefined;
+    // Set in setup, where telemetry is; the inbound consumer counts with the same instruments.
+    let count: (source: string, duplicate: boolean, error?: string) => void = () => undefined;
     const store = new PgStore({ url: config.DATABASE_URL, applicationName: 'dmarc-ingestion' });
     return {
       name: 'ingestion',
-      setup(ctx) {
+      async setup(ctx) {
         ctx.readiness.add('postgres', () => store.ping());
         ctx.readiness.add('kafka', () => {
           if (!bus) throw new Error('not connected yet');
@@ -31,6 +42,27 @@ export const ingestionService = defineService({
         // Reverse order on stop: the consumer finishes the report in hand before the store closes.
         ctx.onShutdown(() => store.close());
         ctx.onShutdown(() => bus?.close());
+
+        const accepted = ctx.telemetry.meter.createCounter('dmarc_reports_accepted_total', { description: 'reports accepted by ingestion' });
+        const refused = ctx.telemetry.meter.createCounter('dmarc_reports_refused_total', { description: 'reports refused by ingestion, kept with their reason' });
+        count = (source, duplicate, error) =>
+          error ? refused.add(1, { error, source }) : accepted.add(1, { duplicate: String(duplicate), source });
+        const onOutcome = (outcome: ReportOutcome) => {
+          if (outcome.kind === 'accepted') return count('http', outcome.report.duplicate);
+          count('http', false, outcome.body.error);
+          ctx.logger.info({ reportId: outcome.body.id, error: outcome.body.error, reason: outcome.body.message }, 'report refused');
+        };
+        await ingestionRoutes(ctx.http, {
+          db: store,
+          intake: () => intake,
+          maxBytes: config.MAX_REPORT_BYTES,
+          refusedHeadBytes: REFUSED_HEAD_BYTES,
+          maxFiles: config.MAX_FILES_PER_REQUEST,
+          maxStatsDays: MAX_STATS_DAYS,
+          onOutcome,
+        });
+        // Stopping: uploads get 503 from here on instead of meeting a closed producer.
+        ctx.onShutdown(() => void (intake = undefined));
       },
       async run(ctx) {
         const contracts = loadContracts();
@@ -43,27 +75,34 @@ export const ingestionService = defineService({
         });
         bus = connected;
         await connected.ensureTopics([{ topic: INBOUND_TOPIC }, { topic: RECEIVED_TOPIC }]);
-        const intake = new ReportIntake({
+        const ready = new ReportIntake({
           store,
           publisher: connected,
           maxBytes: config.MAX_REPORT_BYTES,
           inlineMaxBytes: config.INLINE_MAX_BYTES,
+          refusedHeadBytes: REFUSED_HEAD_BYTES,
         });
-        const accepted = ctx.telemetry.meter.createCounter('dmarc_reports_accepted_total', { description: 'reports accepted by ingestion' });
+        intake = ready;
         await connected.consume({
           groupId: 'ingestion',
           topics: [INBOUND_TOPIC],
           handler: async (message) => {
             const { value } = message;
-            const result = await intake.accept({
-              tenantId: value.tenantId,
-              payload: value.payload,
-              filename: value.filename,
-              contentType: value.contentType,
-              source: value.source ?? 'inbound-topic',
-            });
-            accepted.add(1, { duplicate: String(result.duplicate) });
-            ctx.logger.info({ reportId: result.reportId, tenantId: value.tenantId, duplicate: result.duplicate }, 'report accepted');
+            try {
+              const result = await ready.accept({
+                tenantId: value.tenantId,
+                payload: value.payload,
+                filename: value.filename,
+                contentType: value.contentType,
+                source: value.source ?? 'inbound-topic',
+              });
+              count('inbound-topic', result.duplicate);
+              ctx.logger.info({ reportId: result.reportId, tenantId: value.tenantId, duplicate: result.duplicate }, 'report accepted');
+            } catch (err) {
+              // Refused reports are kept with their reason; rethrown (not retriable) so the bus dead-letters the message too.
+              if (err instanceof IntakeError) count('inbound-topic', false, err.code);
+              throw err;
+            }
           },
         });
       },
