@@ -1,71 +1,77 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { createKafkaBus, type Bus, type Delivered } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
+import { sha256Hex } from '@dmarc/intake';
 import { PgStore, runMigrations } from '@dmarc/store';
+import { issueApiKey } from '@dmarc/tenant-auth';
+import { spawnService, stopService, waitFor, waitReady, type SpawnedService } from '@dmarc/testing';
 
-// The launcher as ops run it: `dmarc serve ingestion` in its own process, real Kafka and PostgreSQL.
-const BIN = path.resolve(__dirname, '../../cli/bin/dmarc.js');
-const env = { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, DATABASE_URL: process.env.DATABASE_URL!, REDIS_URL: process.env.REDIS_URL! };
+const env = { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, DATABASE_URL: process.env.DATABASE_URL! };
+// Real reports from real senders, next to the repository (never copied into it).
+const CORPUS = path.resolve(__dirname, '../../../../shared/corpus/parsedmarc-samples/aggregate');
+const CORPUS_SAMPLE = 'fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz';
+const LIMIT = 1024 * 1024;
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
+const status = async (base: string, route: string) => (await fetch(`${base}${route}`)).status;
 
-interface Launched {
-  child: ChildProcess;
-  port: number;
-  stdout: string[];
-  stderr: string[];
-}
-
-async function serve(service: string, extraEnv: Record<string, string>): Promise<Launched> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', service], {
-    env: { PATH: process.env.PATH, ...env, PORT: String(port), LOG_LEVEL: 'info', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/**
+ * A POST over plain node:http, writing the body as the server reads it: a server that answers 413 and
+ * closes before the upload is done is seen answering, not as a failed write.
+ */
+function rawPost(
+  base: string,
+  headers: Record<string, string>,
+  chunks: Iterable<Buffer>,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string; bytesWritten: number }> {
+  const url = new URL('/v1/reports', base);
+  return new Promise((resolve, reject) => {
+    let bytesWritten = 0;
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString(), bytesWritten }));
+    });
+    // The server closing mid-upload is the behaviour under test, not an error of the test.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    (async () => {
+      for (const chunk of chunks) {
+        if (req.destroyed) break;
+        bytesWritten += chunk.length;
+        if (!req.write(chunk)) await drainedOrClosed(req);
+      }
+      if (!req.destroyed) req.end();
+    })().catch(() => undefined);
   });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  child.stdout!.on('data', (d) => stdout.push(...String(d).split('\n').filter(Boolean)));
-  child.stderr!.on('data', (d) => stderr.push(...String(d).split('\n').filter(Boolean)));
-  return { child, port, stdout, stderr };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const status = async (port: number, route: string) => (await fetch(`http://127.0.0.1:${port}${route}`)).status;
-
-async function stop(l: Launched): Promise<number | null> {
-  if (l.child.exitCode !== null) return l.child.exitCode;
-  l.child.kill('SIGTERM');
-  const [code] = (await once(l.child, 'exit')) as [number | null];
-  return code;
+function drainedOrClosed(req: ReturnType<typeof httpRequest>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      req.off('drain', done);
+      req.off('close', done);
+      resolve();
+    };
+    req.on('drain', done);
+    req.on('close', done);
+  });
 }
 
 describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
   let store: PgStore;
   let bus: Bus;
   let tenantId: string;
+  let auth: string;
 
   beforeAll(async () => {
     await runMigrations(env.DATABASE_URL, { info: () => undefined });
     store = new PgStore({ url: env.DATABASE_URL });
     tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('ingestion-int') RETURNING id`)).rows[0].id;
+    auth = `Bearer ${(await issueApiKey(store, tenantId)).key}`;
     bus = await createKafkaBus({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'ingestion-int-test', contracts: loadContracts() });
     await bus.ensureTopics([{ topic: 'dmarc.reports.inbound' }, { topic: 'dmarc.reports.received' }]);
   });
@@ -74,49 +80,142 @@ describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
     await store?.close();
   });
 
-  it('starts, becomes ready, takes a report from the inbound topic to the received topic, and stops on SIGTERM', async () => {
-    const svc = await serve('ingestion', {});
-    try {
-      expect(await waitFor('healthz', async () => ((await status(svc.port, '/healthz')) === 200 ? true : undefined))).toBe(true);
-      await waitFor('readyz', async () => ((await status(svc.port, '/readyz')) === 200 ? true : undefined));
+  /** Collects what arrives on dmarc.reports.received from now on. */
+  async function watchReceived() {
+    const seen: Array<Delivered<'dmarc.reports.received'>> = [];
+    const sub = await bus.consume({
+      groupId: `ingestion-int-${Date.now()}-${Math.random()}`,
+      topics: ['dmarc.reports.received'],
+      fromBeginning: false,
+      handler: async (m) => void seen.push(m as Delivered<'dmarc.reports.received'>),
+    });
+    return { seen, close: () => sub.close() };
+  }
 
-      const seen: Array<Delivered<'dmarc.reports.received'>> = [];
-      const sub = await bus.consume({
-        groupId: `ingestion-int-${Date.now()}`,
-        topics: ['dmarc.reports.received'],
-        fromBeginning: false,
-        handler: async (m) => void seen.push(m as Delivered<'dmarc.reports.received'>),
-      });
+  it('starts, becomes ready, takes a report from the inbound topic to the received topic, and stops on SIGTERM', async () => {
+    const svc = await spawnService('ingestion');
+    try {
+      await waitReady(svc);
+      const watch = await watchReceived();
       const payload = Buffer.from(`<feedback><report_metadata><report_id>${Date.now()}-${Math.random()}</report_id></report_metadata></feedback>`);
       await bus.publish('dmarc.reports.inbound', [
         { key: tenantId, tenantId, value: { tenantId, payload, filename: 'r.xml', contentType: 'text/xml', source: 'int-test', submittedAt: Date.now() } },
       ]);
-      const got = await waitFor('received', async () => seen.find((m) => m.value.tenantId === tenantId && Buffer.isBuffer(m.value.raw) && m.value.raw.equals(payload)));
-      await sub.close();
-      expect(got.value).toMatchObject({ filename: 'r.xml', sizeBytes: payload.length });
+      const got = await waitFor('received', () => watch.seen.find((m) => m.value.tenantId === tenantId && Buffer.isBuffer(m.value.raw) && m.value.raw.equals(payload)));
+      await watch.close();
+      expect(got.value).toMatchObject({ filename: 'r.xml', sizeBytes: payload.length, contentType: 'application/xml' });
       const row = await store.query<{ status: string; published: boolean; source: string }>(
         'SELECT status, published_at IS NOT NULL AS published, source FROM raw_reports WHERE id = $1',
         [got.value.reportId],
       );
       expect(row.rows[0]).toEqual({ status: 'received', published: true, source: 'int-test' });
 
-      const metrics = await (await fetch(`http://127.0.0.1:${svc.port}/metrics`)).text();
+      const metrics = await (await fetch(`${svc.base}/metrics`)).text();
       expect(metrics).toMatch(/dmarc_reports_accepted_total\{[^}]*duplicate="false"[^}]*\} [1-9]/);
     } finally {
-      expect(await stop(svc)).toBe(0);
+      expect(await stopService(svc)).toBe(0);
     }
     const lines = svc.stdout.map((l) => JSON.parse(l) as { msg: string });
     expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['http listening', 'started', 'stopping', 'stopped']));
   });
 
+  describe('over HTTP', () => {
+    let svc: SpawnedService;
+    beforeAll(async () => {
+      svc = await spawnService('ingestion', { MAX_REPORT_BYTES: String(LIMIT) });
+      await waitReady(svc);
+    });
+    afterAll(async () => {
+      if (svc) expect(await stopService(svc)).toBe(0);
+    });
+
+    const haveCorpus = existsSync(path.join(CORPUS, CORPUS_SAMPLE));
+    if (!haveCorpus) console.warn(`ingestion.int.test: corpus report test skipped: ${path.join(CORPUS, CORPUS_SAMPLE)} not found`);
+    (haveCorpus ? it : it.skip)(`takes a real corpus report (${CORPUS_SAMPLE}) to dmarc.reports.received, once`, async () => {
+      const bytes = readFileSync(path.join(CORPUS, CORPUS_SAMPLE));
+      const watch = await watchReceived();
+      try {
+        const post = () =>
+          fetch(`${svc.base}/v1/reports`, {
+            method: 'POST',
+            headers: { authorization: auth, 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${CORPUS_SAMPLE}"` },
+            body: bytes,
+          });
+        const res = await post();
+        expect(res.status).toBe(202);
+        const { id } = (await res.json()) as { id: string };
+        const got = await waitFor('the report on dmarc.reports.received', () => watch.seen.find((m) => m.value.reportId === id));
+        expect(got.value).toMatchObject({ tenantId, sha256: sha256Hex(bytes), sizeBytes: bytes.length, contentType: 'application/gzip', filename: CORPUS_SAMPLE });
+        expect(got.tenantId).toBe(tenantId);
+
+        const again = await post();
+        expect(again.status).toBe(200);
+        expect(await again.json()).toEqual({ id, status: expect.any(String), duplicate: true });
+        const view = (await (await fetch(`${svc.base}/v1/reports/${id}`, { headers: { authorization: auth } })).json()) as Record<string, unknown>;
+        expect(view).toMatchObject({ id, sha256: sha256Hex(bytes), sizeBytes: bytes.length, filename: CORPUS_SAMPLE });
+        // Give a duplicate publication time to show up before saying there was none.
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(watch.seen.filter((m) => m.value.reportId === id)).toHaveLength(1);
+      } finally {
+        await watch.close();
+      }
+    });
+
+    it('answers 413 to a body over the limit, reads no further, keeps its head, and keeps serving', async () => {
+      // Streamed without a length: read up to the limit, then refused.
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      chunk.write('<feedback>');
+      const streamed = await rawPost(svc.base, { authorization: auth, 'content-type': 'application/xml', 'transfer-encoding': 'chunked' }, Array(256).fill(chunk));
+      expect(streamed.status).toBe(413);
+      expect(streamed.headers.connection).toBe('close');
+      const body = JSON.parse(streamed.body) as { error: string; id: string; field: string };
+      expect(body).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', field: 'body' });
+      const row = (await store.query<{ status: string; size: number; kept: number; reason: string }>(
+        'SELECT status, size_bytes AS size, length(payload) AS kept, reason FROM raw_reports WHERE id = $1 AND tenant_id = $2',
+        [body.id, tenantId],
+      )).rows[0];
+      expect(row).toMatchObject({ status: 'failed', kept: 64 * 1024 });
+      expect(row.size).toBeGreaterThan(LIMIT);
+      expect(row.size).toBeLessThan(2 * LIMIT);
+      expect(row.reason).toMatch(/over the limit of 1048576 bytes/);
+
+      // Announced as 1 GiB: refused after its head, long before the upload could finish.
+      const announced = await rawPost(svc.base, { authorization: auth, 'content-type': 'application/octet-stream', 'content-length': String(1024 ** 3) }, Array(16384).fill(chunk));
+      expect(announced.status).toBe(413);
+      expect(JSON.parse(announced.body)).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('announced as 1073741824 bytes') });
+      // What the client got written is what the sockets buffer (about 4 MiB here), not the gigabyte.
+      expect(announced.bytesWritten).toBeLessThan(32 * LIMIT);
+
+      expect(await status(svc.base, '/healthz')).toBe(200);
+      const after = await fetch(`${svc.base}/v1/reports`, { method: 'POST', headers: { authorization: auth, 'content-type': 'text/xml' }, body: `<feedback>${Date.now()}</feedback>` });
+      expect(after.status).toBe(202);
+    });
+
+    it('answers 415 to bytes that are no report, and keeps them with the reason', async () => {
+      const garbage = Buffer.from(`\x89PNG\r\n\x1a\n not a report ${Date.now()}`, 'latin1');
+      const res = await fetch(`${svc.base}/v1/reports`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/octet-stream' }, body: garbage });
+      expect(res.status).toBe(415);
+      const body = (await res.json()) as { error: string; message: string; id: string };
+      expect(body).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('starts with bytes 89 50 4e 47') });
+      const view = await fetch(`${svc.base}/v1/reports/${body.id}`, { headers: { authorization: auth } });
+      expect(await view.json()).toMatchObject({ id: body.id, status: 'failed', reason: body.message, sizeBytes: garbage.length });
+      const kept = (await store.query<{ payload: Buffer }>('SELECT payload FROM raw_reports WHERE id = $1', [body.id])).rows[0];
+      expect(kept.payload.equals(garbage)).toBe(true);
+      expect(await status(svc.base, '/healthz')).toBe(200);
+    });
+  });
+
   it('without Kafka: stays alive, not ready, logs one clear line per attempt and no stack trace', async () => {
-    const svc = await serve('ingestion', { KAFKA_BROKERS: '127.0.0.1:1' });
+    const svc = await spawnService('ingestion', { KAFKA_BROKERS: '127.0.0.1:1' });
     try {
-      await waitFor('healthz', async () => ((await status(svc.port, '/healthz')) === 200 ? true : undefined));
+      await waitFor('healthz', async () => ((await status(svc.base, '/healthz')) === 200 ? true : undefined));
       await waitFor('two attempts logged', async () => (svc.stdout.filter((l) => l.includes('unreachable') || l.includes('unavailable')).length >= 2 ? true : undefined), 30_000);
-      expect(await status(svc.port, '/readyz')).toBe(503);
+      expect(await status(svc.base, '/readyz')).toBe(503);
+      // Uploads wait for Kafka too: refused with a retry hint, not taken and stranded.
+      const upload = await fetch(`${svc.base}/v1/reports`, { method: 'POST', headers: { authorization: auth, 'content-type': 'text/xml' }, body: '<feedback/>' });
+      expect(upload.status).toBe(503);
     } finally {
-      expect(await stop(svc)).toBe(0);
+      expect(await stopService(svc)).toBe(0);
     }
     const all = [...svc.stdout, ...svc.stderr];
     expect(all.filter((l) => /^\s+at /.test(l) || l.includes('\\n    at '))).toEqual([]);
@@ -126,7 +225,7 @@ describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
   });
 
   it('refuses a wrong variable with one line naming it and exit code 78', async () => {
-    const svc = await serve('ingestion', { PORT: 'not-a-port' });
+    const svc = await spawnService('ingestion', { PORT: 'not-a-port' });
     const [code] = (await once(svc.child, 'exit')) as [number];
     expect(code).toBe(78);
     expect(svc.stderr).toHaveLength(1);
