@@ -1,5 +1,5 @@
 import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
-import { bool, int } from '@dmarc/config';
+import { bool, int, string } from '@dmarc/config';
 import type { ReportParsed } from '@dmarc/contracts';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
@@ -13,6 +13,8 @@ import { registerDomainRoutes } from './domain-routes';
 export const aggregationService = defineService({
   name: 'aggregation',
   config: {
+    CONSUMER_GROUP: string({ default: 'aggregation', description: 'Kafka consumer group of dmarc.reports.parsed; replicas share one' }),
+    CONSUME_FROM_BEGINNING: bool({ default: true, description: 'where a group without offsets starts: the oldest chunk (true) or new ones only (false)' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions of dmarc.reports.parsed aggregated in parallel' }),
     MAX_RANGE_DAYS: int({ min: 1, max: 3660, default: 366, description: 'longest day range one API request may ask for' }),
     AGGREGATION_CRASH_AFTER_FIRST_COMMIT: bool({
@@ -39,8 +41,9 @@ export const aggregationService = defineService({
           afterCommit: config.AGGREGATION_CRASH_AFTER_FIRST_COMMIT ? crashAfterCommit(ctx.logger) : undefined,
         });
         await bus.consume({
-          groupId: 'aggregation',
+          groupId: config.CONSUMER_GROUP,
           topics: [PARSED_TOPIC],
+          fromBeginning: config.CONSUME_FROM_BEGINNING,
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
           handler: async (message) => {
             const outcome = await aggregator.handle(message.value as ReportParsed, { topic: message.topic, partition: message.partition, offset: message.offset });
