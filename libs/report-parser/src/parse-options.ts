@@ -38,7 +38,8 @@ export const DEFAULT_PARSE_LIMITS = Object.freeze({
 });
 
 /** Fills in the defaults once, so hot paths read plain fields; a bad limit is a programming error and throws. */
-export function resolveParseOptions(options: ParseOptions = {}): ResolvedParseOptions {
+export function resolveParseOptions(options?: ParseOptions): ResolvedParseOptions {
+  if (options === undefined) return DEFAULTS;
   const resolved = {
     filename: options.filename,
     contentType: options.contentType,
@@ -58,3 +59,5 @@ export function resolveParseOptions(options: ParseOptions = {}): ResolvedParseOp
   }
   return Object.freeze(resolved);
 }
+
+const DEFAULTS: ResolvedParseOptions = resolveParseOptions({});

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import type { ReportErrorCode } from '../errors';
 import type { RepairLog } from '../repair-log';
 import type { XmlAttribute, XmlTokenHandler, XmlTokenizer } from '../xml/xml-tokenizer';
@@ -17,6 +16,7 @@ import * as values from './aggregate-values';
 // this path that cost 5 % of the parse.
 const {
   clean,
+  looksLikeIp,
   optional,
   readAlignment,
   readCount,
@@ -44,22 +44,25 @@ const RFC9990_NAMESPACE = 'urn:ietf:params:xml:ns:dmarc-2.0';
 // A hostile report could repeat one element endlessly inside a single record or header.
 const MAX_REPEATED = 100;
 
-// Where in the report the builder is. Numbers, not strings: this switch runs for every element.
-const OUTSIDE = 0;
-const FEEDBACK = 1;
-const METADATA = 2;
-const DATE_RANGE = 3;
-const POLICY = 4;
-const RECORD = 5;
-const ROW = 6;
-const EVALUATED = 7;
-const REASON = 8;
-const IDENTIFIERS = 9;
-const AUTH = 10;
-const AUTH_DKIM = 11;
-const AUTH_SPF = 12;
-const SKIP = 13;
-const LEAF = 14;
+// Where in the report the builder is. A const enum: the switches below run for every element, and compile
+// to comparisons with literals.
+const enum C {
+  OUTSIDE = 0,
+  FEEDBACK = 1,
+  METADATA = 2,
+  DATE_RANGE = 3,
+  POLICY = 4,
+  RECORD = 5,
+  ROW = 6,
+  EVALUATED = 7,
+  REASON = 8,
+  IDENTIFIERS = 9,
+  AUTH = 10,
+  AUTH_DKIM = 11,
+  AUTH_SPF = 12,
+  SKIP = 13,
+  LEAF = 14,
+}
 
 const CONTEXT_PATHS = [
   '',
@@ -77,14 +80,14 @@ const CONTEXT_PATHS = [
   'record/auth_results/spf',
 ];
 
-const F = {
-  version: 1, orgName: 2, email: 3, extra: 4, reportId: 5, error: 6, generator: 7, begin: 8, end: 9,
-  domain: 10, p: 11, sp: 12, np: 13, pct: 14, adkim: 15, aspf: 16, fo: 17, testing: 18, discovery: 19,
-  sourceIp: 20, count: 21, disposition: 22, evalDkim: 23, evalSpf: 24, reasonType: 25, reasonComment: 26,
-  headerFrom: 27, envelopeFrom: 28, envelopeTo: 29,
-  dkimDomain: 30, dkimSelector: 31, dkimResult: 32, dkimHuman: 33,
-  spfDomain: 34, spfScope: 35, spfResult: 36, spfHuman: 37,
-} as const;
+const enum F {
+  version = 1, orgName = 2, email = 3, extra = 4, reportId = 5, error = 6, generator = 7, begin = 8, end = 9,
+  domain = 10, p = 11, sp = 12, np = 13, pct = 14, adkim = 15, aspf = 16, fo = 17, testing = 18, discovery = 19,
+  sourceIp = 20, count = 21, disposition = 22, evalDkim = 23, evalSpf = 24, reasonType = 25, reasonComment = 26,
+  headerFrom = 27, envelopeFrom = 28, envelopeTo = 29,
+  dkimDomain = 30, dkimSelector = 31, dkimResult = 32, dkimHuman = 33,
+  spfDomain = 34, spfScope = 35, spfResult = 36, spfHuman = 37,
+}
 // classify() answers a leaf field id (below CONTAINER), CONTAINER + a context, or UNKNOWN.
 const CONTAINER = 100;
 const UNKNOWN = 0;
@@ -95,22 +98,22 @@ const UNKNOWN = 0;
  */
 function classify(ctx: number, name: string): number {
   switch (ctx) {
-    case ROW:
+    case C.ROW:
       switch (name) {
         case 'source_ip': return F.sourceIp;
         case 'count': return F.count;
-        case 'policy_evaluated': return CONTAINER + EVALUATED;
+        case 'policy_evaluated': return CONTAINER + C.EVALUATED;
       }
       break;
-    case EVALUATED:
+    case C.EVALUATED:
       switch (name) {
         case 'disposition': return F.disposition;
         case 'dkim': return F.evalDkim;
         case 'spf': return F.evalSpf;
-        case 'reason': return CONTAINER + REASON;
+        case 'reason': return CONTAINER + C.REASON;
       }
       break;
-    case AUTH_DKIM:
+    case C.AUTH_DKIM:
       switch (name) {
         case 'domain': return F.dkimDomain;
         case 'selector': return F.dkimSelector;
@@ -118,7 +121,7 @@ function classify(ctx: number, name: string): number {
         case 'human_result': return F.dkimHuman;
       }
       break;
-    case AUTH_SPF:
+    case C.AUTH_SPF:
       switch (name) {
         case 'domain': return F.spfDomain;
         case 'scope': return F.spfScope;
@@ -126,41 +129,41 @@ function classify(ctx: number, name: string): number {
         case 'human_result': return F.spfHuman;
       }
       break;
-    case RECORD:
+    case C.RECORD:
       switch (name) {
-        case 'row': return CONTAINER + ROW;
-        case 'identifiers': case 'identities': return CONTAINER + IDENTIFIERS;
-        case 'auth_results': return CONTAINER + AUTH;
+        case 'row': return CONTAINER + C.ROW;
+        case 'identifiers': case 'identities': return CONTAINER + C.IDENTIFIERS;
+        case 'auth_results': return CONTAINER + C.AUTH;
       }
       break;
-    case IDENTIFIERS:
+    case C.IDENTIFIERS:
       switch (name) {
         case 'header_from': return F.headerFrom;
         case 'envelope_from': return F.envelopeFrom;
         case 'envelope_to': return F.envelopeTo;
       }
       break;
-    case AUTH:
+    case C.AUTH:
       switch (name) {
-        case 'dkim': return CONTAINER + AUTH_DKIM;
-        case 'spf': return CONTAINER + AUTH_SPF;
+        case 'dkim': return CONTAINER + C.AUTH_DKIM;
+        case 'spf': return CONTAINER + C.AUTH_SPF;
       }
       break;
-    case REASON:
+    case C.REASON:
       switch (name) {
         case 'type': return F.reasonType;
         case 'comment': return F.reasonComment;
       }
       break;
-    case FEEDBACK:
+    case C.FEEDBACK:
       switch (name) {
-        case 'record': return CONTAINER + RECORD;
+        case 'record': return CONTAINER + C.RECORD;
         case 'version': return F.version;
-        case 'report_metadata': return CONTAINER + METADATA;
-        case 'policy_published': return CONTAINER + POLICY;
+        case 'report_metadata': return CONTAINER + C.METADATA;
+        case 'policy_published': return CONTAINER + C.POLICY;
       }
       break;
-    case METADATA:
+    case C.METADATA:
       switch (name) {
         case 'org_name': return F.orgName;
         case 'email': return F.email;
@@ -168,16 +171,16 @@ function classify(ctx: number, name: string): number {
         case 'report_id': return F.reportId;
         case 'error': return F.error;
         case 'generator': return F.generator;
-        case 'date_range': return CONTAINER + DATE_RANGE;
+        case 'date_range': return CONTAINER + C.DATE_RANGE;
       }
       break;
-    case DATE_RANGE:
+    case C.DATE_RANGE:
       switch (name) {
         case 'begin': return F.begin;
         case 'end': return F.end;
       }
       break;
-    case POLICY:
+    case C.POLICY:
       switch (name) {
         case 'domain': return F.domain;
         case 'p': return F.p;
@@ -251,7 +254,7 @@ const NO_SPF: readonly SpfAuthResult[] = Object.freeze([]);
 export class AggregateBuilder implements XmlTokenHandler {
   private tokenizer!: XmlTokenizer;
   private readonly out: AggregateOutput[] = [];
-  private ctx = OUTSIDE;
+  private ctx = C.OUTSIDE;
   private readonly ctxStack: number[] = [];
   private skipDepth = 0;
   private leaf = 0;
@@ -305,25 +308,25 @@ export class AggregateBuilder implements XmlTokenHandler {
     if (attributes !== null) this.readNamespaces(attributes);
     this.rootName ??= qname;
     const ctx = this.ctx;
-    if (ctx === SKIP) {
+    if (ctx === C.SKIP) {
       this.skipDepth++;
       return;
     }
     const name = qname.indexOf(':') < 0 ? qname : this.localName(qname);
     if (name === null) {
       // An element of another namespace: an RFC 9990 extension, or a stray wrapper around the report.
-      if (ctx === OUTSIDE) this.noteWrapper(qname);
-      else this.enter(SKIP);
+      if (ctx === C.OUTSIDE) this.noteWrapper(qname);
+      else this.enter(C.SKIP);
       return;
     }
-    if (ctx === OUTSIDE) {
+    if (ctx === C.OUTSIDE) {
       if (name === 'feedback' && !this.sawFeedback) this.openFeedback(attributes);
       else this.noteWrapper(qname);
       return;
     }
-    if (ctx === LEAF) {
+    if (ctx === C.LEAF) {
       this.repairs.note(`nested:${name}`, `element <${name}> inside a text field ignored`);
-      this.enter(SKIP);
+      this.enter(C.SKIP);
       return;
     }
     const kind = classify(ctx, name);
@@ -332,38 +335,55 @@ export class AggregateBuilder implements XmlTokenHandler {
       return;
     }
     if (kind !== UNKNOWN) {
-      this.enter(LEAF);
+      this.enter(C.LEAF);
       this.leaf = kind;
       this.leafText = '';
       return;
     }
-    if (!(ctx === FEEDBACK && name === 'extensions')) {
+    if (!(ctx === C.FEEDBACK && name === 'extensions')) {
       this.repairs.note(`unknown:${ctx}:${name}`, `unknown element <${name}> in <${CONTEXT_PATHS[ctx]}> ignored`);
     }
-    this.enter(SKIP);
+    this.enter(C.SKIP);
   }
 
   onClose(): void {
     const ctx = this.ctx;
-    if (ctx === SKIP) {
+    if (ctx === C.SKIP) {
       if (--this.skipDepth > 0) return;
       this.leave();
       return;
     }
-    if (ctx === LEAF) {
+    if (ctx === C.LEAF) {
       this.leave();
       this.setField(this.leaf, this.leafText);
       return;
     }
     this.leave();
-    if (ctx !== OUTSIDE) this.closeContainer(ctx);
+    if (ctx !== C.OUTSIDE) this.closeContainer(ctx);
+  }
+
+  onLeaf(qname: string, text: string): void {
+    const ctx = this.ctx;
+    if (ctx === C.SKIP) return;
+    // The fast path: a known text field of the current context, set directly.
+    if (ctx !== C.LEAF && ctx !== C.OUTSIDE && qname.indexOf(':') < 0) {
+      const kind = classify(ctx, qname);
+      if (kind !== UNKNOWN && kind < CONTAINER) {
+        this.setField(kind, text);
+        return;
+      }
+    }
+    // Anything else (an empty container, an unknown or prefixed element) takes the general path.
+    this.onOpen(qname, null);
+    if (/\S/.test(text)) this.onText(text);
+    this.onClose();
   }
 
   onText(text: string): void {
     const ctx = this.ctx;
-    if (ctx === LEAF) {
+    if (ctx === C.LEAF) {
       this.leafText = this.leafText === '' ? text : this.leafText + text;
-    } else if (ctx !== SKIP && ctx !== OUTSIDE) {
+    } else if (ctx !== C.SKIP && ctx !== C.OUTSIDE) {
       const shown = text.trim().slice(0, 40);
       this.repairs.note(`stray-text:${ctx}`, `stray text "${shown}" in <${CONTEXT_PATHS[ctx]}> ignored`);
     }
@@ -376,11 +396,11 @@ export class AggregateBuilder implements XmlTokenHandler {
   private enter(ctx: number): void {
     this.ctxStack.push(this.ctx);
     this.ctx = ctx;
-    if (ctx === SKIP) this.skipDepth = 1;
+    if (ctx === C.SKIP) this.skipDepth = 1;
   }
 
   private leave(): void {
-    this.ctx = this.ctxStack.pop() ?? OUTSIDE;
+    this.ctx = this.ctxStack.pop() ?? C.OUTSIDE;
   }
 
   private localName(qname: string): string | null {
@@ -396,7 +416,7 @@ export class AggregateBuilder implements XmlTokenHandler {
 
   private noteWrapper(qname: string): void {
     this.repairs.note(`wrapper:${qname}`, `stray <${qname}> element around the report ignored`);
-    this.ctxStack.push(OUTSIDE);
+    this.ctxStack.push(C.OUTSIDE);
   }
 
   private openFeedback(attributes: readonly XmlAttribute[] | null): void {
@@ -406,19 +426,19 @@ export class AggregateBuilder implements XmlTokenHandler {
         this.namespace = value.trim();
       }
     }
-    this.enter(FEEDBACK);
+    this.enter(C.FEEDBACK);
   }
 
   private openContainer(child: number): void {
-    if (child === RECORD) {
+    if (child === C.RECORD) {
       if (!this.headerSent) this.sendHeader();
       this.record.reset();
       this.recordCount++;
-    } else if ((child === METADATA || child === POLICY) && this.headerSent) {
+    } else if ((child === C.METADATA || child === C.POLICY) && this.headerSent) {
       throw this.error('REPORT_FIELD_INVALID', `<${CONTEXT_PATHS[child]}> comes after the first record`, CONTEXT_PATHS[child]);
-    } else if (child === REASON) {
+    } else if (child === C.REASON) {
       this.reason.reset();
-    } else if (child === AUTH_DKIM || child === AUTH_SPF) {
+    } else if (child === C.AUTH_DKIM || child === C.AUTH_SPF) {
       this.auth.reset();
     }
     this.enter(child);
@@ -426,19 +446,19 @@ export class AggregateBuilder implements XmlTokenHandler {
 
   private closeContainer(ctx: number): void {
     switch (ctx) {
-      case FEEDBACK:
+      case C.FEEDBACK:
         this.finish();
         return;
-      case RECORD:
+      case C.RECORD:
         this.closeRecord();
         return;
-      case REASON:
+      case C.REASON:
         this.closeReason();
         return;
-      case AUTH_DKIM:
+      case C.AUTH_DKIM:
         this.closeDkim();
         return;
-      case AUTH_SPF:
+      case C.AUTH_SPF:
         this.closeSpf();
         return;
     }
@@ -478,7 +498,7 @@ export class AggregateBuilder implements XmlTokenHandler {
       this.missing(`record ${n}: <disposition> is missing`, `record[${n}]/row/policy_evaluated/disposition`);
     }
     const sourceIp = clean(r.sourceIp);
-    if (isIP(sourceIp) === 0) {
+    if (!looksLikeIp(sourceIp)) {
       this.repairs.note('source-ip', `record ${n}: source_ip "${sourceIp.slice(0, 60)}" is not an IP address; kept as given`);
     }
     const count = readCount(r.count);

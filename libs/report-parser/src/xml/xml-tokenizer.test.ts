@@ -16,6 +16,11 @@ class Recorder implements XmlTokenHandler {
     if (last >= 0 && this.events[last].startsWith('"')) this.events[last] = `${this.events[last].slice(0, -1)}${text}"`;
     else this.events.push(`"${text}"`);
   }
+  onLeaf(name: string, text: string): void {
+    this.onOpen(name, null);
+    if (/\S/.test(text)) this.onText(text);
+    this.onClose(name);
+  }
   onNotice(kind: string): void {
     this.notices.push(kind);
   }

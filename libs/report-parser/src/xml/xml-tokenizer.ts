@@ -8,6 +8,11 @@ export interface XmlTokenHandler {
   onClose(name: string): void;
   /** Character data between tags (entities resolved, CDATA included); whitespace-only runs are not reported. */
   onText(text: string): void;
+  /**
+   * A whole element with only text in it (`<count>12</count>`): the same as onOpen, onText, onClose, in one
+   * call. The text is as written (entities resolved), whitespace included, possibly empty.
+   */
+  onLeaf(name: string, text: string): void;
   /** Something tolerated that the report should mention (an ignored DOCTYPE, a bare `&`). */
   onNotice(kind: string, text: string): void;
 }
@@ -195,10 +200,33 @@ export class XmlTokenizer {
     if (this.stack.length >= this.limits.maxDepth) {
       this.fail('REPORT_XML_TOO_DEEP', `elements nested deeper than ${this.limits.maxDepth} at <${name}>`);
     }
+    if (attributes === null && !selfClosing && this.stack.length > 0) {
+      const end = this.leaf(buf, i, name);
+      if (end > 0) return end;
+    }
     this.stack.push(name);
     this.handler.onOpen(name, attributes);
     if (selfClosing) this.closeCurrent();
     return i;
+  }
+
+  /**
+   * `<name>text</name>` in one piece, the shape of nearly every element of a report: handed on as one
+   * `onLeaf` call, with no push and pop. Returns -1 to let the general path take anything else (a child
+   * element, a comment, CDATA, a close tag not yet in the buffer).
+   */
+  private leaf(buf: string, from: number, name: string): number {
+    const lt = buf.indexOf('<', from);
+    if (lt < 0 || buf.charCodeAt(lt + 1) !== SLASH || !buf.startsWith(name, lt + 2)) return -1;
+    const gt = lt + 2 + name.length;
+    if (buf.charCodeAt(gt) !== GT) return -1;
+    if (lt - from > this.limits.maxTextLength) {
+      this.stack.push(name);
+      this.textTooLong('text');
+    }
+    const raw = lt === from ? '' : buf.slice(from, lt);
+    this.handler.onLeaf(name, raw.indexOf(AMP) < 0 ? raw : this.decodeEntities(raw));
+    return gt + 1;
   }
 
   /** Reads `name="value"` pairs up to the closing `>`; returns the index after it, or -1 for more input. */
