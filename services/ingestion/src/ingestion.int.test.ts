@@ -7,6 +7,7 @@ import { loadContracts } from '@dmarc/contracts';
 import { sha256Hex } from '@dmarc/intake';
 import { PgStore, runMigrations } from '@dmarc/store';
 import { issueApiKey } from '@dmarc/tenant-auth';
+import { LINGER_MS } from './http/unread-body';
 import { spawnService, stopService, waitFor, waitReady, type SpawnedService } from '@dmarc/testing';
 
 const env = { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, DATABASE_URL: process.env.DATABASE_URL! };
@@ -25,14 +26,24 @@ function rawPost(
   base: string,
   headers: Record<string, string>,
   chunks: Iterable<Buffer>,
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: string; bytesWritten: number }> {
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string; bytesWritten: number; closed: Promise<void> }> {
   const url = new URL('/v1/reports', base);
   return new Promise((resolve, reject) => {
     let bytesWritten = 0;
+    let answered = false;
+    let markClosed: () => void = () => undefined;
+    const closed = new Promise<void>((r) => (markClosed = r));
     const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
+      // Like curl: an answer before the upload is done ends the upload.
+      answered = true;
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString(), bytesWritten }));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString(), bytesWritten, closed }));
+    });
+    // Closed without an answer: fail now rather than at the test timeout.
+    req.on('close', () => {
+      markClosed();
+      setImmediate(() => reject(new Error(`connection closed after ${bytesWritten} bytes without a complete answer`)));
     });
     // The server closing mid-upload is the behaviour under test, not an error of the test.
     req.on('error', (err: NodeJS.ErrnoException) => {
@@ -40,11 +51,11 @@ function rawPost(
     });
     (async () => {
       for (const chunk of chunks) {
-        if (req.destroyed) break;
+        if (req.destroyed || answered) break;
         bytesWritten += chunk.length;
         if (!req.write(chunk)) await drainedOrClosed(req);
       }
-      if (!req.destroyed) req.end();
+      if (!req.destroyed && !answered) req.end();
     })().catch(() => undefined);
   });
 }
@@ -110,6 +121,26 @@ describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
       );
       expect(row.rows[0]).toEqual({ status: 'received', published: true, source: 'int-test' });
 
+      // A refused inbound report: kept as a failed row with its reason, and dead-lettered with the same reason.
+      const letters: Array<Delivered<'dmarc.reports.inbound.dlq'>> = [];
+      const dlq = await bus.consume({
+        groupId: `ingestion-int-dlq-${Date.now()}`,
+        topics: ['dmarc.reports.inbound.dlq'],
+        fromBeginning: false,
+        handler: async (m) => void letters.push(m as Delivered<'dmarc.reports.inbound.dlq'>),
+      });
+      const junk = Buffer.from(`GIF89a not a report ${Math.random()}`);
+      await bus.publish('dmarc.reports.inbound', [
+        { key: tenantId, tenantId, value: { tenantId, payload: junk, filename: 'x.gif', contentType: 'image/gif', source: 'int-test', submittedAt: Date.now() } },
+      ]);
+      const kept = await waitFor('the refused report kept', async () =>
+        (await store.query<{ status: string; reason: string }>('SELECT status, reason FROM raw_reports WHERE tenant_id = $1 AND sha256 = $2', [tenantId, sha256Hex(junk)])).rows[0],
+      );
+      expect(kept).toEqual({ status: 'failed', reason: expect.stringContaining('declared "image/gif", starts with bytes 47 49 46 38') });
+      const letter = await waitFor('the dead letter', () => letters.find((l) => l.value.payload !== null && l.value.reason.includes('GIF89a')));
+      expect(letter.value).toMatchObject({ originalTopic: 'dmarc.reports.inbound', errorCode: 'INTAKE_UNSUPPORTED', retriable: false });
+      await dlq.close();
+
       const metrics = await (await fetch(`${svc.base}/metrics`)).text();
       expect(metrics).toMatch(/dmarc_reports_accepted_total\{[^}]*duplicate="false"[^}]*\} [1-9]/);
     } finally {
@@ -167,7 +198,6 @@ describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
       chunk.write('<feedback>');
       const streamed = await rawPost(svc.base, { authorization: auth, 'content-type': 'application/xml', 'transfer-encoding': 'chunked' }, Array(256).fill(chunk));
       expect(streamed.status).toBe(413);
-      expect(streamed.headers.connection).toBe('close');
       const body = JSON.parse(streamed.body) as { error: string; id: string; field: string };
       expect(body).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', field: 'body' });
       const row = (await store.query<{ status: string; size: number; kept: number; reason: string }>(
@@ -185,6 +215,10 @@ describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
       expect(JSON.parse(announced.body)).toMatchObject({ error: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('announced as 1073741824 bytes') });
       // What the client got written is what the sockets buffer (about 4 MiB here), not the gigabyte.
       expect(announced.bytesWritten).toBeLessThan(32 * LIMIT);
+      // The client stopped sending on the answer; the server waits out its linger, then cuts the connection.
+      const answeredAt = Date.now();
+      await announced.closed;
+      expect(Date.now() - answeredAt).toBeLessThan(LINGER_MS + 3000);
 
       expect(await status(svc.base, '/healthz')).toBe(200);
       const after = await fetch(`${svc.base}/v1/reports`, { method: 'POST', headers: { authorization: auth, 'content-type': 'text/xml' }, body: `<feedback>${Date.now()}</feedback>` });

@@ -4,6 +4,7 @@ import { IntakeError, readWithinLimit, type IncomingReport, type LimitedRead, ty
 import { HttpError } from '@dmarc/service-runtime';
 import { refusal, sendOutcome, unavailable, acceptedBody, type RefusalBody, type ReportOutcome } from './intake-replies';
 import { tenantOf } from './tenant-scope';
+import { discardUnreadBody } from './unread-body';
 
 export interface UploadOptions {
   /** The intake, once the service is connected to Kafka; undefined while it starts. */
@@ -14,6 +15,8 @@ export interface UploadOptions {
   refusedHeadBytes: number;
   /** Most file parts one multipart request may carry. */
   maxFiles: number;
+  /** How long the rest of an oversize body is drained after the 413 (default LINGER_MS). */
+  lingerMs?: number;
   /** Told of every report answered, for metrics and logs. */
   onOutcome?(outcome: ReportOutcome): void;
 }
@@ -37,7 +40,7 @@ export async function reportUploadRoute(scope: FastifyInstance, options: UploadO
   scope.post('/v1/reports', async (request, reply) => {
     const intake = options.intake();
     if (!intake) {
-      reply.header('retry-after', '5').header('connection', 'close');
+      reply.header('retry-after', '5');
       throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'ingestion is starting (not connected to Kafka yet); send the report again shortly');
     }
     const tenantId = tenantOf(request);
@@ -48,7 +51,7 @@ export async function reportUploadRoute(scope: FastifyInstance, options: UploadO
     const read: LimitedRead = body
       ? await readWithinLimit(body, { maxBytes: options.maxBytes, headBytes: options.refusedHeadBytes, declaredBytes: declaredLength(request) })
       : { complete: true, bytes: Buffer.alloc(0) };
-    const outcome = await submit(intake, reply, read, meta, 'body');
+    const outcome = await submit(intake, request, reply, read, meta, 'body', options.lingerMs);
     options.onOutcome?.(outcome);
     return sendOutcome(reply, outcome);
   });
@@ -66,7 +69,8 @@ export async function reportUploadRoute(scope: FastifyInstance, options: UploadO
         if (part.type !== 'file') continue;
         const read = await readWithinLimit(part.file, { maxBytes: options.maxBytes, headBytes: options.refusedHeadBytes });
         const filename = cleanFilename(part.filename);
-        const outcome = await submit(intake, reply, read, { tenantId, filename, contentType: part.mimetype, source: 'http' }, part.fieldname);
+        const partMeta = { tenantId, filename, contentType: part.mimetype, source: 'http' };
+        const outcome = await submit(intake, request, reply, read, partMeta, part.fieldname, options.lingerMs);
         options.onOutcome?.(outcome);
         entries.push({ field: part.fieldname, filename, outcome });
         if (!read.complete) break;
@@ -93,11 +97,18 @@ export async function reportUploadRoute(scope: FastifyInstance, options: UploadO
   }
 }
 
-async function submit(intake: ReportIntake, reply: FastifyReply, read: LimitedRead, meta: Meta, field: string): Promise<ReportOutcome> {
+async function submit(
+  intake: ReportIntake,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  read: LimitedRead,
+  meta: Meta,
+  field: string,
+  lingerMs: number | undefined,
+): Promise<ReportOutcome> {
   try {
     if (!read.complete) {
-      // The rest of the body stays unread, so this connection cannot carry another request.
-      reply.header('connection', 'close');
+      discardUnreadBody(request, reply, lingerMs);
       const { head, bytesRead, sha256, declaredBytes } = read;
       return refusal(await intake.refuseOversize({ ...meta, head, bytesRead, sha256, declaredBytes }), field);
     }
