@@ -111,6 +111,12 @@ describe('ingestion HTTP API (PGlite, in-process bus)', () => {
       expect(message.value.contentType).toBe(detected);
     });
 
+    it('takes a body sent without any Content-Type, by its bytes', async () => {
+      const res = await app.inject({ method: 'POST', url: '/v1/reports?filename=r.xml', payload: xml(), headers: { authorization: tenants.acme.auth } });
+      expect(res.statusCode).toBe(202);
+      expect((await onTopic(res.json().id))[0].value).toMatchObject({ contentType: 'application/xml', filename: 'r.xml' });
+    });
+
     it('answers 401 without a valid API key, before reading the body', async () => {
       const missing = await post(xml(), {}, '');
       expect(missing.statusCode).toBe(401);
