@@ -80,89 +80,51 @@ const CONTEXT_PATHS = [
   'record/auth_results/spf',
 ];
 
+// Header fields, kept by number until the header is built.
 const enum F {
-  version = 1, orgName = 2, email = 3, extra = 4, reportId = 5, error = 6, generator = 7, begin = 8, end = 9,
-  domain = 10, p = 11, sp = 12, np = 13, pct = 14, adkim = 15, aspf = 16, fo = 17, testing = 18, discovery = 19,
-  sourceIp = 20, count = 21, disposition = 22, evalDkim = 23, evalSpf = 24, reasonType = 25, reasonComment = 26,
-  headerFrom = 27, envelopeFrom = 28, envelopeTo = 29,
-  dkimDomain = 30, dkimSelector = 31, dkimResult = 32, dkimHuman = 33,
-  spfDomain = 34, spfScope = 35, spfResult = 36, spfHuman = 37,
+  version = 1, orgName, email, extra, reportId, error, generator, begin, end,
+  domain, p, sp, np, pct, adkim, aspf, fo, testing, discovery,
 }
-// classify() answers a leaf field id (below CONTAINER), CONTAINER + a context, or UNKNOWN.
-const CONTAINER = 100;
-const UNKNOWN = 0;
-
-/**
- * What element `name` is inside context `ctx`. Switches rather than lookup tables: the names arrive as fresh
- * strings, and comparing a few short strings beats hashing each one (this runs for every element).
- */
-function classify(ctx: number, name: string): number {
+/** The container `name` opens inside `ctx`; C.SKIP for RFC 9990 <extensions>; -1 when it is none. */
+function containerOf(ctx: number, name: string): number {
   switch (ctx) {
-    case C.ROW:
-      switch (name) {
-        case 'source_ip': return F.sourceIp;
-        case 'count': return F.count;
-        case 'policy_evaluated': return CONTAINER + C.EVALUATED;
-      }
-      break;
-    case C.EVALUATED:
-      switch (name) {
-        case 'disposition': return F.disposition;
-        case 'dkim': return F.evalDkim;
-        case 'spf': return F.evalSpf;
-        case 'reason': return CONTAINER + C.REASON;
-      }
-      break;
-    case C.AUTH_DKIM:
-      switch (name) {
-        case 'domain': return F.dkimDomain;
-        case 'selector': return F.dkimSelector;
-        case 'result': return F.dkimResult;
-        case 'human_result': return F.dkimHuman;
-      }
-      break;
-    case C.AUTH_SPF:
-      switch (name) {
-        case 'domain': return F.spfDomain;
-        case 'scope': return F.spfScope;
-        case 'result': return F.spfResult;
-        case 'human_result': return F.spfHuman;
-      }
-      break;
     case C.RECORD:
       switch (name) {
-        case 'row': return CONTAINER + C.ROW;
-        case 'identifiers': case 'identities': return CONTAINER + C.IDENTIFIERS;
-        case 'auth_results': return CONTAINER + C.AUTH;
+        case 'row': return C.ROW;
+        case 'identifiers': case 'identities': return C.IDENTIFIERS;
+        case 'auth_results': return C.AUTH;
       }
       break;
-    case C.IDENTIFIERS:
-      switch (name) {
-        case 'header_from': return F.headerFrom;
-        case 'envelope_from': return F.envelopeFrom;
-        case 'envelope_to': return F.envelopeTo;
-      }
+    case C.ROW:
+      if (name === 'policy_evaluated') return C.EVALUATED;
+      break;
+    case C.EVALUATED:
+      if (name === 'reason') return C.REASON;
       break;
     case C.AUTH:
-      switch (name) {
-        case 'dkim': return CONTAINER + C.AUTH_DKIM;
-        case 'spf': return CONTAINER + C.AUTH_SPF;
-      }
-      break;
-    case C.REASON:
-      switch (name) {
-        case 'type': return F.reasonType;
-        case 'comment': return F.reasonComment;
-      }
+      if (name === 'dkim') return C.AUTH_DKIM;
+      if (name === 'spf') return C.AUTH_SPF;
       break;
     case C.FEEDBACK:
       switch (name) {
-        case 'record': return CONTAINER + C.RECORD;
-        case 'version': return F.version;
-        case 'report_metadata': return CONTAINER + C.METADATA;
-        case 'policy_published': return CONTAINER + C.POLICY;
+        case 'record': return C.RECORD;
+        case 'report_metadata': return C.METADATA;
+        case 'policy_published': return C.POLICY;
+        case 'extensions': return C.SKIP;
       }
       break;
+    case C.METADATA:
+      if (name === 'date_range') return C.DATE_RANGE;
+      break;
+  }
+  return -1;
+}
+
+/** The header field a text element of `ctx` holds; 0 when it is none. */
+function headerField(ctx: number, name: string): F | 0 {
+  switch (ctx) {
+    case C.FEEDBACK:
+      return name === 'version' ? F.version : 0;
     case C.METADATA:
       switch (name) {
         case 'org_name': return F.orgName;
@@ -171,15 +133,10 @@ function classify(ctx: number, name: string): number {
         case 'report_id': return F.reportId;
         case 'error': return F.error;
         case 'generator': return F.generator;
-        case 'date_range': return CONTAINER + C.DATE_RANGE;
       }
-      break;
+      return 0;
     case C.DATE_RANGE:
-      switch (name) {
-        case 'begin': return F.begin;
-        case 'end': return F.end;
-      }
-      break;
+      return name === 'begin' ? F.begin : name === 'end' ? F.end : 0;
     case C.POLICY:
       switch (name) {
         case 'domain': return F.domain;
@@ -193,9 +150,9 @@ function classify(ctx: number, name: string): number {
         case 'testing': return F.testing;
         case 'discovery_method': return F.discovery;
       }
-      break;
+      return 0;
   }
-  return UNKNOWN;
+  return 0;
 }
 
 // One draft each, reset and refilled for every record: a million records allocate only what they output.
@@ -257,8 +214,9 @@ export class AggregateBuilder implements XmlTokenHandler {
   private ctx = C.OUTSIDE;
   private readonly ctxStack: number[] = [];
   private skipDepth = 0;
-  private leaf = 0;
+  private leafName = '';
   private leafText = '';
+  private leafHasChildren = false;
   private readonly dmarcPrefixes = new Set<string>();
 
   private sawFeedback = false;
@@ -325,25 +283,23 @@ export class AggregateBuilder implements XmlTokenHandler {
       return;
     }
     if (ctx === C.LEAF) {
-      this.repairs.note(`nested:${name}`, `element <${name}> inside a text field ignored`);
+      // Not text after all: children are ignored, and the element is judged when it closes.
+      this.leafHasChildren = true;
       this.enter(C.SKIP);
       return;
     }
-    const kind = classify(ctx, name);
-    if (kind > CONTAINER) {
-      this.openContainer(kind - CONTAINER);
-      return;
-    }
-    if (kind !== UNKNOWN) {
+    const child = containerOf(ctx, name);
+    if (child === C.SKIP) {
+      this.enter(C.SKIP);
+    } else if (child >= 0) {
+      this.openContainer(child);
+    } else {
+      // A text field or an unknown element: which, is known when it closes.
       this.enter(C.LEAF);
-      this.leaf = kind;
+      this.leafName = name;
       this.leafText = '';
-      return;
+      this.leafHasChildren = false;
     }
-    if (!(ctx === C.FEEDBACK && name === 'extensions')) {
-      this.repairs.note(`unknown:${ctx}:${name}`, `unknown element <${name}> in <${CONTEXT_PATHS[ctx]}> ignored`);
-    }
-    this.enter(C.SKIP);
   }
 
   onClose(): void {
@@ -355,7 +311,7 @@ export class AggregateBuilder implements XmlTokenHandler {
     }
     if (ctx === C.LEAF) {
       this.leave();
-      this.setField(this.leaf, this.leafText);
+      this.closeLeaf();
       return;
     }
     this.leave();
@@ -366,13 +322,7 @@ export class AggregateBuilder implements XmlTokenHandler {
     const ctx = this.ctx;
     if (ctx === C.SKIP) return;
     // The fast path: a known text field of the current context, set directly.
-    if (ctx !== C.LEAF && ctx !== C.OUTSIDE && qname.indexOf(':') < 0) {
-      const kind = classify(ctx, qname);
-      if (kind !== UNKNOWN && kind < CONTAINER) {
-        this.setField(kind, text);
-        return;
-      }
-    }
+    if (ctx !== C.LEAF && ctx !== C.OUTSIDE && this.assignLeaf(ctx, qname, text)) return;
     // Anything else (an empty container, an unknown or prefixed element) takes the general path.
     this.onOpen(qname, null);
     if (/\S/.test(text)) this.onText(text);
@@ -464,28 +414,58 @@ export class AggregateBuilder implements XmlTokenHandler {
     }
   }
 
-  private setField(field: number, raw: string): void {
+  /** Stores the text of element `name` of context `ctx`; false when `ctx` has no such text field. */
+  private assignLeaf(ctx: number, name: string, text: string): boolean {
     const r = this.record;
-    switch (field) {
-      case F.sourceIp: r.sourceIp = raw; return;
-      case F.count: r.count = raw; return;
-      case F.disposition: r.disposition = raw; return;
-      case F.evalDkim: r.dkimAligned = raw; return;
-      case F.evalSpf: r.spfAligned = raw; return;
-      case F.headerFrom: r.headerFrom = raw; return;
-      case F.envelopeFrom: r.envelopeFrom = raw; return;
-      case F.envelopeTo: r.envelopeTo = raw; return;
-      case F.reasonType: this.reason.type = raw; return;
-      case F.reasonComment: this.reason.comment = raw; return;
-      case F.dkimDomain: case F.spfDomain: this.auth.domain = raw; return;
-      case F.dkimSelector: case F.spfScope: this.auth.selectorOrScope = raw; return;
-      case F.dkimResult: case F.spfResult: this.auth.result = raw; return;
-      case F.dkimHuman: case F.spfHuman: this.auth.humanResult = raw; return;
-      case F.error:
-        if (this.errors.length < MAX_REPEATED) this.errors.push(clean(raw));
-        return;
-      default:
-        this.meta.set(field, raw);
+    switch (ctx) {
+      case C.ROW:
+        if (name === 'source_ip') r.sourceIp = text;
+        else if (name === 'count') r.count = text;
+        else return false;
+        return true;
+      case C.EVALUATED:
+        if (name === 'disposition') r.disposition = text;
+        else if (name === 'dkim') r.dkimAligned = text;
+        else if (name === 'spf') r.spfAligned = text;
+        else return false;
+        return true;
+      case C.AUTH_DKIM:
+      case C.AUTH_SPF: {
+        const a = this.auth;
+        if (name === 'domain') a.domain = text;
+        else if (name === 'result') a.result = text;
+        else if (name === (ctx === C.AUTH_DKIM ? 'selector' : 'scope')) a.selectorOrScope = text;
+        else if (name === 'human_result') a.humanResult = text;
+        else return false;
+        return true;
+      }
+      case C.IDENTIFIERS:
+        if (name === 'header_from') r.headerFrom = text;
+        else if (name === 'envelope_from') r.envelopeFrom = text;
+        else if (name === 'envelope_to') r.envelopeTo = text;
+        else return false;
+        return true;
+      case C.REASON:
+        if (name === 'type') this.reason.type = text;
+        else if (name === 'comment') this.reason.comment = text;
+        else return false;
+        return true;
+    }
+    const field = headerField(ctx, name);
+    if (field === 0) return false;
+    if (field !== F.error) this.meta.set(field, text);
+    else if (this.errors.length < MAX_REPEATED) this.errors.push(clean(text));
+    return true;
+  }
+
+  /** The end of an element read as text (the general path: split across chunks, or with comments inside). */
+  private closeLeaf(): void {
+    const ctx = this.ctx;
+    const name = this.leafName;
+    if (!this.assignLeaf(ctx, name, this.leafText)) {
+      this.repairs.note(`unknown:${ctx}:${name}`, `unknown element <${name}> in <${CONTEXT_PATHS[ctx]}> ignored`);
+    } else if (this.leafHasChildren) {
+      this.repairs.note(`nested:${name}`, `elements inside <${name}> ignored`);
     }
   }
 
