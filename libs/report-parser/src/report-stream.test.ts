@@ -93,6 +93,15 @@ describe('input detection', () => {
     expect(await codeOf(bomb, { maxDecompressedBytes: 1 << 20 })).toBe('REPORT_DECOMPRESSION_LIMIT');
   });
 
+  it('refuses XXE and entity bombs in a whole report, by code, without touching the file system', async () => {
+    const xxe = aggregateXml({ declaration: '<?xml version="1.0"?>\n<!DOCTYPE feedback [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n' })
+      .replace('google.com</org_name>', '&xxe;</org_name>');
+    expect(await codeOf(Buffer.from(xxe))).toBe('REPORT_XML_ENTITY_REFUSED');
+    const lol = Array.from({ length: 9 }, (_, i) => `<!ENTITY l${i + 1} "${`&l${i};`.repeat(10)}">`).join('');
+    const bomb = `<?xml version="1.0"?><!DOCTYPE feedback [<!ENTITY l0 "lol">${lol}]><feedback>&l9;</feedback>`;
+    expect(await codeOf(zlib.gzipSync(Buffer.from(bomb)))).toBe('REPORT_XML_ENTITY_REFUSED');
+  });
+
   it('holds zips and e-mails in memory only up to the limit', async () => {
     const zip = buildZip([{ name: 'a.xml', data: xml }]);
     expect(await codeOf(zip, { maxBufferedBytes: 100 })).toBe('REPORT_TOO_LARGE');
