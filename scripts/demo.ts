@@ -1,12 +1,14 @@
 // Shows the running platform at work: creates a demo tenant, publishes real DMARC reports to
 // dmarc.reports.inbound as an upstream mail pipeline would, and follows them to dmarc.reports.received
-// and the raw report store; then submits one again to show it is recognised as a duplicate.
+// and the raw report store; then submits one again to show it is recognised as a duplicate; then reads
+// each report's status and each domain's compliance summary through the HTTP APIs, with an API key.
 // Run by `npm start` (scripts/start.sh) against the services it started.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createKafkaBus, type Delivered } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { PgStore } from '@dmarc/store';
+import { issueApiKey } from '@dmarc/tenant-auth';
 
 const env = process.env;
 const corpus = path.resolve(__dirname, '../../shared/corpus/parsedmarc-samples/aggregate');
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
 
     // The same bytes again: kept once, not handed to parsing twice.
     const before = seen.size;
+    const received = new Map([...seen].map(([name, d]) => [name, d.value.reportId]));
     seen.clear();
     await publish(files[0]);
     await new Promise((r) => setTimeout(r, 3000));
@@ -72,6 +75,38 @@ async function main(): Promise<void> {
     console.log(`demo: resubmitted ${files[0].name}: ${seen.size === 0 ? 'recognised as a duplicate' : 'PUBLISHED AGAIN'}; raw_reports holds ${rows} rows for the tenant`);
     await sub.close();
     if (before !== files.length || seen.size !== 0) process.exitCode = 1;
+
+    // Through the HTTP APIs, as a tenant's operator would: each report's status, then each domain's figures.
+    const { key } = await issueApiKey(store, tenant);
+    const auth = { authorization: `Bearer ${key}` };
+    const ingestion = env.INGESTION_URL ?? 'http://127.0.0.1:8081';
+    const aggregation = env.AGGREGATION_URL ?? 'http://127.0.0.1:8084';
+    const ids = files.map((f) => received.get(f.name)).filter((x): x is string => !!x);
+    const statusOf = async (id: string) => ((await (await fetch(`${ingestion}/v1/reports/${id}`, { headers: auth })).json()) as { status: string; reason?: string });
+    const settleBy = Date.now() + 30_000;
+    let statuses = await Promise.all(ids.map(statusOf));
+    while (statuses.some((s) => s.status === 'received' || s.status === 'parsed') && Date.now() < settleBy) {
+      await new Promise((r) => setTimeout(r, 250));
+      statuses = await Promise.all(ids.map(statusOf));
+    }
+    console.log(`demo: report status (GET ${ingestion}/v1/reports/{id}):`);
+    ids.forEach((id, i) => console.log(`  ${id}: ${statuses[i].status}${statuses[i].reason ? ` (${statuses[i].reason})` : ''}`));
+    // The corpus reports are from past years: ask for the year up to each domain's latest report day.
+    const domains = (
+      await store.query<{ domain: string; last: string; first: string }>(
+        `SELECT domain, max(day)::text AS last, greatest(min(day), max(day) - 365)::text AS first
+           FROM aggregate_counters WHERE tenant_id = $1 GROUP BY domain ORDER BY domain`,
+        [tenant],
+      )
+    ).rows;
+    console.log(`demo: compliance per domain (GET ${aggregation}/v1/domains/{domain}/summary?from=&to=):`);
+    for (const { domain, first, last } of domains) {
+      const res = await fetch(`${aggregation}/v1/domains/${encodeURIComponent(domain)}/summary?from=${first}&to=${last}`, { headers: auth });
+      const body = (await res.json()) as { totals?: { messages: number; dmarcPass: number }; complianceRate?: number | null; reports?: { count: number }; message?: string };
+      if (!res.ok || !body.totals) console.log(`  ${domain}: HTTP ${res.status} ${body.message ?? ''}`);
+      else console.log(`  ${domain.padEnd(28)} reports ${String(body.reports?.count ?? 0).padStart(3)}  messages ${String(body.totals.messages).padStart(6)}  DMARC pass ${body.complianceRate === null || body.complianceRate === undefined ? '-' : `${(body.complianceRate * 100).toFixed(1)} %`}`);
+    }
+    console.log(`demo: the API key of the demo tenant is ${key}`);
   } finally {
     await bus.close();
     await store.close();

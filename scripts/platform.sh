@@ -48,7 +48,7 @@ start() {
   echo "platform: every service is ready"
   node_modules/.bin/tsx scripts/demo.ts
   echo
-  echo "platform: running. Health: curl http://127.0.0.1:8081/readyz  Metrics: curl http://127.0.0.1:8081/metrics"
+  echo "platform: running. Health: curl http://127.0.0.1:8081/readyz  Metrics: curl http://127.0.0.1:8081/metrics  Upload: curl -H \"Authorization: Bearer KEY\" --data-binary @report.xml.gz http://127.0.0.1:8081/v1/reports"
   echo "platform: stop everything with: npm stop"
 }
 
