@@ -226,7 +226,6 @@ export class AggregateBuilder implements XmlTokenHandler {
   private readonly meta = new Map<number, string>();
   private readonly errors: string[] = [];
   private headerSent = false;
-  private header: AggregateHeader | null = null;
 
   private readonly record = new RecordDraft();
   private readonly reason = new ReasonDraft();
@@ -561,8 +560,7 @@ export class AggregateBuilder implements XmlTokenHandler {
 
   private sendHeader(): void {
     this.headerSent = true;
-    this.header = this.buildHeader();
-    this.out.push({ type: 'header', report: this.header });
+    this.out.push({ type: 'header', report: this.buildHeader() });
   }
 
   private buildHeader(): AggregateHeader {
