@@ -5,7 +5,7 @@ import type { ByteReader } from './byte-reader';
 import type { DecompressionBudget } from './decompression-budget';
 import { inflateRaw } from './raw-inflate';
 
-const FTEXT_FHCRC = 0x02;
+const FHCRC = 0x02;
 const FEXTRA = 0x04;
 const FNAME = 0x08;
 const FCOMMENT = 0x10;
@@ -65,7 +65,7 @@ async function readMemberHeader(reader: ByteReader, what: string): Promise<void>
   }
   if (flags & FNAME) await skipZeroTerminated(reader, what);
   if (flags & FCOMMENT) await skipZeroTerminated(reader, what);
-  if (flags & FTEXT_FHCRC) await reader.skip(2);
+  if (flags & FHCRC) await reader.skip(2);
 }
 
 async function skipZeroTerminated(reader: ByteReader, what: string): Promise<void> {
