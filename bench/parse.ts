@@ -7,7 +7,6 @@
  * - large: one 100,000-record report, the same way.
  * - both are compared with a bare pass over the same bytes: UTF-8 decoding plus our XML tokenizer with no-op
  *   handlers, the floor any parse+normalise built on it can reach; ratioToBare = our time / bare time.
- *   fast-xml-parser is timed too when it is installed (it is not a dependency), as an outside reference.
  * - huge: 1,000,000 records (~500 MB) generated as a stream in a child process, so its peak RSS is its own.
  * Medians over RUNS runs, ours and bare interleaved: the machine is shared and noisy.
  */
@@ -100,16 +99,6 @@ function bare(bytes: Buffer): void {
   tokenizer.end();
 }
 
-type FastXmlParser = { parse(xml: Buffer | string): unknown };
-function loadFastXmlParser(): FastXmlParser | null {
-  try {
-    const { XMLParser } = require('fast-xml-parser') as { XMLParser: new (options: object) => FastXmlParser };
-    return new XMLParser({ ignoreAttributes: true, processEntities: true });
-  } catch {
-    return null;
-  }
-}
-
 /**
  * CPU seconds (user + system of this process) and wall seconds of a run. The rates are computed on CPU time:
  * the machine is shared, and waiting for a core is not parsing. Wall time is reported alongside.
@@ -159,8 +148,6 @@ async function mixed(): Promise<object> {
     );
     floor.push(timed(() => reports.forEach(bare)));
   }
-  const fxp = loadFastXmlParser();
-  const fxpTimes = fxp ? Array.from({ length: RUNS }, () => timed(() => reports.forEach((r) => fxp.parse(r)))) : null;
   return {
     reports: reports.length,
     records,
@@ -168,7 +155,6 @@ async function mixed(): Promise<object> {
     mb: round(bytes / MB),
     reportsPerSec: Math.round(reports.length / median(ours.map((t) => t.cpu))),
     ...rates(bytes, ours, floor),
-    fastXmlParserMbPerSec: fxpTimes === null ? null : round(bytes / MB / median(fxpTimes.map((t) => t.cpu))),
   };
 }
 
