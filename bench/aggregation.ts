@@ -17,24 +17,13 @@ import { fixtureChunks, fixtureRecord, ReportAggregator } from '@dmarc/aggregate
 import type { Publisher } from '@dmarc/bus';
 import type { AggregateRecord, ReportParsed } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
+import { seededRandom } from './seeded-random';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc';
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 3);
 const CHUNK_RECORDS = 2000;
 const DAY = 86_400_000;
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run applies the same reports. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function recordsPerReport(r: () => number): number {
   const x = r();
@@ -45,7 +34,7 @@ function recordsPerReport(r: () => number): number {
 }
 
 function generate(tenantId: string): { chunks: ReportParsed[]; sizes: number[] } {
-  const r = random(7);
+  const r = seededRandom(7);
   const ips = Array.from({ length: 5000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
   const chunks: ReportParsed[] = [];
   const sizes: number[] = [];
