@@ -201,10 +201,15 @@ kafka_up() {
     -e "s|@DATA_DIR@|$KAFKA_DIR/data|g" "$ROOT/scripts/kafka/server.properties.template" >"$KAFKA_DIR/server.properties"
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     local cluster_id
-    if [ -s "$KAFKA_DIR/cluster.id" ]; then cluster_id=$(cat "$KAFKA_DIR/cluster.id")
+    if [ -s "$KAFKA_DIR/cluster.id" ] && [ "$(head -c 1 "$KAFKA_DIR/cluster.id")" != - ]; then cluster_id=$(cat "$KAFKA_DIR/cluster.id")
     else
       # 16 random bytes, base64url without padding: the format of `kafka-storage random-uuid`.
-      cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+      # A base64url id may start with '-', which StorageTool's argument parser reads as an option
+      # (seen once in CI: "argument --cluster-id/-t: expected one argument"); draw until it does not.
+      cluster_id=-
+      while [ "${cluster_id#-}" != "$cluster_id" ]; do
+        cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+      done
       echo "$cluster_id" >"$KAFKA_DIR/cluster.id"
     fi
     log "formatting Kafka storage (cluster id $cluster_id)"
