@@ -1,6 +1,15 @@
 import type { Publisher } from '@dmarc/bus';
 import type { AggregateMetadataV1, AggregateRecordV1, ReportReceivedV1 } from '@dmarc/contracts';
-import { isReportError, reportIdentity, streamReports, type AggregateHeader, type ParseOptions, type Report } from '@dmarc/report-parser';
+import {
+  isReportError,
+  reportIdentity,
+  streamReports,
+  type AggregateHeader,
+  type ForensicReport,
+  type ParseOptions,
+  type Report,
+  type TlsReport,
+} from '@dmarc/report-parser';
 import type { Queryable, Store } from '@dmarc/store';
 import { RecordChunker } from './chunker';
 import { ParsingStageError } from './errors';
@@ -77,13 +86,19 @@ export class ParsingStage {
       result.chunks++;
     };
 
+    // Each report in the input gets an id of its own (the raw id, then #1, #2...) and claims its identity.
+    const startDocument = async (report: AggregateHeader | Exclude<Report, { kind: 'aggregate' }>) => {
+      const id = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
+      result.documents++;
+      const owner = await this.claim(this.options.store, tenantId, reportIdentity(report), id);
+      if (owner) result.duplicates++;
+      return { docId: id, duplicateOf: owner };
+    };
+
     for await (const event of streamReports(bytes, { ...this.options.parse, filename: received.filename ?? undefined, contentType: received.contentType })) {
       switch (event.type) {
         case 'header': {
-          docId = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
-          result.documents++;
-          duplicateOf = await this.claim(this.options.store, tenantId, reportIdentity(event.report), docId);
-          if (duplicateOf) result.duplicates++;
+          ({ docId, duplicateOf } = await startDocument(event.report));
           metadata = toMetadata(event.report, []);
           chunker = new RecordChunker(this.chunkRecords);
           break;
@@ -98,10 +113,7 @@ export class ParsingStage {
           await publishChunk(chunker!.finish(), true, event.summary.recordCount);
           break;
         case 'report':
-          docId = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
-          result.documents++;
-          duplicateOf = await this.claim(this.options.store, tenantId, reportIdentity(event.report), docId);
-          if (duplicateOf) result.duplicates++;
+          ({ docId, duplicateOf } = await startDocument(event.report));
           await this.publishWhole(event.report, docId, tenantId, duplicateOf);
           break;
       }
@@ -111,57 +123,12 @@ export class ParsingStage {
   }
 
   private async publishWhole(report: Exclude<Report, { kind: 'aggregate' }>, docId: string, tenantId: string, duplicateOf: string | null) {
-    const parsedAt = this.now();
+    const envelope = { reportId: docId, tenantId, duplicateOf, report: JSON.stringify(report), parsedAt: this.now() };
     if (report.kind === 'forensic') {
-      const arrival = report.arrivalDate ? ms(report.arrivalDate) : NaN;
-      await this.options.publisher.publish(FORENSIC_TOPIC, [
-        {
-          key: docId,
-          tenantId,
-          value: {
-            reportId: docId,
-            tenantId,
-            duplicateOf,
-            format: report.format,
-            feedbackType: report.feedbackType,
-            reportedDomain: report.reportedDomain,
-            sourceIp: report.sourceIp,
-            arrivalDate: Number.isFinite(arrival) ? arrival : null,
-            originalMailFrom: report.originalMailFrom,
-            authFailure: [...report.authFailure],
-            identityAlignment: report.identityAlignment ? [...report.identityAlignment] : null,
-            deliveryResult: report.deliveryResult,
-            subject: report.originalHeaders.subject,
-            report: JSON.stringify(report),
-            parsedAt,
-          },
-        },
-      ]);
-      return;
+      await this.options.publisher.publish(FORENSIC_TOPIC, [{ key: docId, tenantId, value: { ...envelope, ...forensicFields(report) } }]);
+    } else {
+      await this.options.publisher.publish(TLS_TOPIC, [{ key: docId, tenantId, value: { ...envelope, ...tlsFields(report) } }]);
     }
-    await this.options.publisher.publish(TLS_TOPIC, [
-      {
-        key: docId,
-        tenantId,
-        value: {
-          reportId: docId,
-          tenantId,
-          duplicateOf,
-          organizationName: report.organizationName,
-          externalReportId: report.reportId,
-          begin: ms(report.dateRange.begin),
-          end: ms(report.dateRange.end),
-          policies: report.policies.map((p) => ({
-            policyType: p.policyType,
-            policyDomain: p.policyDomain,
-            successfulSessions: p.totalSuccessfulSessionCount,
-            failedSessions: p.totalFailureSessionCount,
-          })),
-          report: JSON.stringify(report),
-          parsedAt,
-        },
-      },
-    ]);
   }
 
   /** Claims a report identity for this document; returns the report id that owned it first, if another. */
@@ -197,5 +164,36 @@ function toMetadata(h: AggregateHeader, repairs: string[]): AggregateMetadataV1 
     generator: h.generator,
     policy: { ...h.policy, domain: h.policy.domain.toLowerCase() },
     repairs,
+  };
+}
+
+function forensicFields(report: ForensicReport) {
+  const arrival = report.arrivalDate ? ms(report.arrivalDate) : NaN;
+  return {
+    format: report.format,
+    feedbackType: report.feedbackType,
+    reportedDomain: report.reportedDomain,
+    sourceIp: report.sourceIp,
+    arrivalDate: Number.isFinite(arrival) ? arrival : null,
+    originalMailFrom: report.originalMailFrom,
+    authFailure: [...report.authFailure],
+    identityAlignment: report.identityAlignment ? [...report.identityAlignment] : null,
+    deliveryResult: report.deliveryResult,
+    subject: report.originalHeaders.subject,
+  };
+}
+
+function tlsFields(report: TlsReport) {
+  return {
+    organizationName: report.organizationName,
+    externalReportId: report.reportId,
+    begin: ms(report.dateRange.begin),
+    end: ms(report.dateRange.end),
+    policies: report.policies.map((p) => ({
+      policyType: p.policyType,
+      policyDomain: p.policyDomain,
+      successfulSessions: p.totalSuccessfulSessionCount,
+      failedSessions: p.totalFailureSessionCount,
+    })),
   };
 }

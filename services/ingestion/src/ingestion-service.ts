@@ -1,9 +1,7 @@
-import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { int } from '@dmarc/config';
-import { loadContracts } from '@dmarc/contracts';
 import { IntakeError, ReportIntake } from '@dmarc/intake';
+import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
-import { PgStore } from '@dmarc/store';
 import { ingestionRoutes } from './http/ingestion-routes';
 import type { ReportOutcome } from './http/intake-replies';
 
@@ -27,21 +25,15 @@ export const ingestionService = defineService({
     MAX_FILES_PER_REQUEST: int({ min: 1, default: 20, description: 'most file parts one multipart POST /v1/reports may carry' }),
   },
   create(config) {
-    let bus: Bus | undefined;
     let intake: ReportIntake | undefined;
     // Set in setup, where telemetry is; the inbound consumer counts with the same instruments.
     let count: (source: string, duplicate: boolean, error?: string) => void = () => undefined;
-    const store = new PgStore({ url: config.DATABASE_URL, applicationName: 'dmarc-ingestion' });
+    const clients = new PlatformClients(config, 'ingestion');
+    const store = clients.store;
     return {
       name: 'ingestion',
       async setup(ctx) {
-        ctx.readiness.add('postgres', () => store.ping());
-        ctx.readiness.add('kafka', () => {
-          if (!bus) throw new Error('not connected yet');
-        });
-        // Reverse order on stop: the consumer finishes the report in hand before the store closes.
-        ctx.onShutdown(() => store.close());
-        ctx.onShutdown(() => bus?.close());
+        clients.attach(ctx);
 
         const accepted = ctx.telemetry.meter.createCounter('dmarc_reports_accepted_total', { description: 'reports accepted by ingestion' });
         const refused = ctx.telemetry.meter.createCounter('dmarc_reports_refused_total', { description: 'reports refused by ingestion, kept with their reason' });
@@ -65,16 +57,7 @@ export const ingestionService = defineService({
         ctx.onShutdown(() => void (intake = undefined));
       },
       async run(ctx) {
-        const contracts = loadContracts();
-        const connected = await createKafkaBus({
-          brokers: [...config.KAFKA_BROKERS],
-          clientId: 'dmarc-ingestion',
-          contracts,
-          logger: ctx.logger,
-          signal: ctx.signal,
-        });
-        bus = connected;
-        await connected.ensureTopics([{ topic: INBOUND_TOPIC }, { topic: RECEIVED_TOPIC }]);
+        const connected = await clients.connect(ctx, [INBOUND_TOPIC, RECEIVED_TOPIC]);
         const ready = new ReportIntake({
           store,
           publisher: connected,
