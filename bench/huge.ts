@@ -1,0 +1,236 @@
+/**
+ * `npm run bench:huge`: one huge aggregate report through the real pipeline, and the peak memory of every
+ * process. Prints one JSON line. Not a timed test: the figures depend on the machine; it checks only that the
+ * counts are exact.
+ *
+ * - Migrates DATABASE_URL, creates a tenant and an API key, spawns ingestion, parsing and aggregation as
+ *   separate processes (`dmarc serve NAME`, as ops run them) against KAFKA_BROKERS and DATABASE_URL
+ *   (defaults: the local infrastructure's standard ports).
+ * - Generates ONE aggregate report of BENCH_RECORDS records (default 1,000,000, about 500 MB of XML) as a
+ *   stream, gzip-compressed as a stream into a temp file: never whole in memory here either.
+ * - POSTs the file (streamed body) to ingestion's /v1/reports and measures from the POST until the report's
+ *   aggregates are complete (aggregate_reports.completed_at set and raw_reports.status = 'aggregated').
+ * - exact: the messages in aggregate_counters (and aggregate_reports.messages) equal those generated.
+ * - Memory: VmRSS of every service sampled every 100 ms, and VmHWM (the kernel's peak) read from
+ *   /proc/<pid>/status at the end, before the services stop.
+ * - BENCH_DEADLINE_S (default 300): past it the run aborts with a clear error, every process stopped.
+ * Target (issue 4, point 8): under 20 s without DNS enrichment, every process under 300 MB.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { PgStore, runMigrations } from '@dmarc/store';
+import { issueApiKey } from '@dmarc/tenant-auth';
+import { spawnService, stopService, waitReady, type SpawnedService } from '@dmarc/testing';
+import { hugeSource } from './synthetic-report';
+
+process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+const DATABASE_URL = (process.env.DATABASE_URL ??= 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc');
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? 300) * 1000;
+const SERVICES = ['ingestion', 'parsing', 'aggregation'] as const;
+const TARGET = { seconds: 20, rssMb: 300 };
+const MB = 1e6;
+const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
+
+class DeadlineError extends Error {}
+const started = Date.now();
+function checkDeadline(what: string): void {
+  if (Date.now() - started > DEADLINE_MS) {
+    throw new DeadlineError(`deadline of ${DEADLINE_MS / 1000} s passed while ${what} (BENCH_DEADLINE_S to change it)`);
+  }
+}
+
+/** kB figures from /proc/<pid>/status (VmRSS, VmHWM), or undefined once the process is gone. */
+function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Generates the report into a gzip file, counting the XML bytes and the messages (the sum of <count>) on the
+ * way. hugeSource yields whole records per chunk, so each chunk is scanned on its own.
+ */
+async function generate(file: string, id: number): Promise<{ xmlBytes: number; messages: number; sha256: string }> {
+  let xmlBytes = 0;
+  let messages = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      xmlBytes += chunk.length;
+      const text = chunk.toString('latin1');
+      for (const m of text.matchAll(/<count>(\d+)<\/count>/g)) messages += Number(m[1]);
+      done(null, chunk);
+    },
+  });
+  const hash = createHash('sha256');
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  await pipeline(hugeSource(RECORDS, 1, id), count, createGzip({ level: 6 }), tap, createWriteStream(file));
+  return { xmlBytes, messages, sha256: hash.digest('hex') };
+}
+
+interface Sampler {
+  stop(): void;
+  peakRss: Map<string, number>;
+}
+
+function sampleRss(procs: Map<string, number | undefined>): Sampler {
+  const peakRss = new Map<string, number>();
+  const tick = () => {
+    for (const [name, pid] of procs) {
+      const rss = name === 'bench' ? process.memoryUsage().rss : procStatus(pid, 'VmRSS');
+      if (rss !== undefined) peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rss));
+    }
+  };
+  tick();
+  const timer = setInterval(tick, 100);
+  return { stop: () => (clearInterval(timer), tick()), peakRss };
+}
+
+async function stopWithin(svc: SpawnedService, ms: number): Promise<void> {
+  const killer = setTimeout(() => svc.child.kill('SIGKILL'), ms);
+  try {
+    await stopService(svc);
+  } finally {
+    clearTimeout(killer);
+  }
+}
+
+async function main(): Promise<void> {
+  await runMigrations(DATABASE_URL, { info: () => undefined });
+  const store = new PgStore({ url: DATABASE_URL, applicationName: 'dmarc-bench-huge', poolSize: 2 });
+  const tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('bench-huge') RETURNING id`)).rows[0].id;
+  const { key } = await issueApiKey(store, tenantId);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dmarc-bench-huge-'));
+  const file = path.join(dir, 'huge.xml.gz');
+  const services: SpawnedService[] = [];
+  let sampler: Sampler | undefined;
+  try {
+    const generatedAt = Date.now();
+    const { xmlBytes, messages, sha256 } = await generate(file, generatedAt);
+    const generateSeconds = (Date.now() - generatedAt) / 1000;
+    const gzBytes = statSync(file).size;
+    checkDeadline('generating the report');
+
+    for (const name of SERVICES) services.push(await spawnService(name, { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' }));
+    const procs = new Map<string, number | undefined>(services.map((s, i) => [SERVICES[i], s.child.pid]));
+    procs.set('bench', process.pid);
+    sampler = sampleRss(procs);
+    await Promise.all(services.map((s) => waitReady(s, Math.max(1000, DEADLINE_MS - (Date.now() - started)))));
+    for (const [i, s] of services.entries()) s.child.once('exit', (code, signal) => (exited[SERVICES[i]] = `${code ?? signal}`));
+
+    const ingestion = services[0];
+    const t0 = process.hrtime.bigint();
+    const since = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
+    const response = await fetch(`${ingestion.base}/v1/reports?filename=huge.xml.gz`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/gzip', 'content-length': String(gzBytes) },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+      signal: AbortSignal.timeout(Math.max(1000, DEADLINE_MS - (Date.now() - started))),
+    } as RequestInit & { duplex: 'half' });
+    const answer = (await response.json()) as { id?: string; duplicate?: boolean; error?: string; message?: string };
+    const postSeconds = since();
+    if (response.status !== 202 || !answer.id) throw new Error(`POST /v1/reports answered ${response.status}: ${JSON.stringify(answer)}`);
+    const reportId = answer.id;
+
+    let parsedSeconds: number | undefined;
+    let done: { status: string; completed: boolean } | undefined;
+    for (;;) {
+      const { rows } = await store.query<{ status: string; completed: boolean | null }>(
+        `SELECT r.status, (SELECT a.completed_at IS NOT NULL FROM aggregate_reports a WHERE a.tenant_id = r.tenant_id AND a.report_id = r.id::text) AS completed
+           FROM raw_reports r WHERE r.id = $1`,
+        [reportId],
+      );
+      const row = rows[0];
+      if (row && parsedSeconds === undefined && (row.status === 'parsed' || row.status === 'aggregated')) parsedSeconds = since();
+      if (row?.status === 'failed') throw new Error(`report ${reportId} failed to parse: see raw_reports.reason`);
+      if (row && row.status === 'aggregated' && row.completed) {
+        done = { status: row.status, completed: true };
+        break;
+      }
+      const gone = Object.entries(exited);
+      if (gone.length > 0) throw new Error(`service(s) exited during the run: ${gone.map(([n, c]) => `${n} (${c})`).join(', ')}`);
+      checkDeadline(`waiting for report ${reportId} to be aggregated (status ${row?.status ?? 'unknown'})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = since();
+    sampler.stop();
+    // The kernel's own peak, read while the processes still live.
+    const hwm = Object.fromEntries(SERVICES.map((name, i) => [name, procStatus(services[i].child.pid, 'VmHWM') ?? 0]));
+    hwm.bench = procStatus(process.pid, 'VmHWM') ?? 0;
+
+    const counted = await store.query<{ messages: string | null; rows: string }>(
+      'SELECT sum(messages) AS messages, count(*) AS rows FROM aggregate_counters WHERE tenant_id = $1',
+      [tenantId],
+    );
+    const reportRow = await store.query<{ messages: string; n: string }>(
+      'SELECT coalesce(sum(messages), 0) AS messages, count(*) AS n FROM aggregate_reports WHERE tenant_id = $1',
+      [tenantId],
+    );
+    const countedMessages = Number(counted.rows[0].messages ?? 0);
+    const exact = countedMessages === messages && Number(reportRow.rows[0].messages) === messages && Number(reportRow.rows[0].n) === 1;
+
+    const peakRssMb = Object.fromEntries([...sampler.peakRss].map(([name, rss]) => [name, round(rss / 1048576)]));
+    const hwmMb = Object.fromEntries(Object.entries(hwm).map(([name, b]) => [name, round(b / 1048576)]));
+    const worstMb = Math.max(...SERVICES.map((n) => Math.max(hwmMb[n] ?? 0, peakRssMb[n] ?? 0)));
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'huge',
+        exact,
+        seconds: round(seconds, 2),
+        recordsPerSec: Math.round(RECORDS / seconds),
+        records: RECORDS,
+        messages,
+        countedMessages,
+        counterRows: Number(counted.rows[0].rows),
+        compressedMb: round(gzBytes / MB),
+        xmlMb: round(xmlBytes / MB),
+        postSeconds: round(postSeconds, 2),
+        parsedSeconds: parsedSeconds === undefined ? null : round(parsedSeconds, 2),
+        generateSeconds: round(generateSeconds, 2),
+        peakRssMb,
+        vmHwmMb: hwmMb,
+        status: done.status,
+        sha256,
+        dnsEnrichment: false,
+        targets: { seconds: TARGET.seconds, rssMb: TARGET.rssMb, met: seconds < TARGET.seconds && worstMb < TARGET.rssMb },
+        machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, load1: round(os.loadavg()[0], 2) },
+      })}\n`,
+    );
+    if (!exact) process.exitCode = 1;
+  } catch (err) {
+    for (const [i, s] of services.entries()) {
+      const tail = [...s.stderr.slice(-5), ...s.stdout.filter((l) => /"level":(40|50|60)/.test(l)).slice(-5)];
+      if (tail.length) process.stderr.write(`--- ${SERVICES[i]} (last lines) ---\n${tail.join('\n')}\n`);
+    }
+    throw err;
+  } finally {
+    sampler?.stop();
+    await Promise.all(services.map((s) => stopWithin(s, 15_000)));
+    rmSync(dir, { recursive: true, force: true });
+    // The tenant's rows go with it (ON DELETE CASCADE).
+    await store.query('DELETE FROM tenants WHERE id = $1', [tenantId]).catch(() => undefined);
+    await store.close();
+  }
+}
+
+const exited: Record<string, string> = {};
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:huge failed: ${err instanceof Error ? err.message : String(err)} (every service stopped)\n`);
+  process.exit(1);
+});
