@@ -7,6 +7,8 @@ export interface CommandIO {
   err(line: string): void;
   /** Raw stdout, for output written in pieces (streamed JSON). */
   write(chunk: string): void;
+  /** A status line redrawn in place (progress bar); absent when stderr is not a terminal. */
+  progress?: (line: string) => void;
 }
 
 export const processIO = (): CommandIO => ({
@@ -14,4 +16,5 @@ export const processIO = (): CommandIO => ({
   out: (line) => void process.stdout.write(`${line}\n`),
   err: (line) => void process.stderr.write(`${line}\n`),
   write: (chunk) => void process.stdout.write(chunk),
+  progress: process.stderr.isTTY ? (line) => void process.stderr.write(`\r\x1b[K${line}`) : undefined,
 });

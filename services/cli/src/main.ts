@@ -1,4 +1,5 @@
 import { processIO, type CommandIO } from './command-io';
+import { analyze } from './commands/analyze';
 import { db } from './commands/db';
 import { parse } from './commands/parse';
 import { serve } from './commands/serve';
@@ -9,6 +10,8 @@ const USAGE = `usage: dmarc <command>
                     cache-invalidator, api); configuration from the environment:
                     KAFKA_BROKERS, REDIS_URL, DATABASE_URL, DNS_UPSTREAM, PORT, LOG_LEVEL
   parse FILE...     print each report in FILEs (XML, gzip, zip, e-mail, JSON) as one JSON line
+  analyze DIR...    the whole flow in one process (no Kafka, Redis or server) and a per-domain
+                    summary table (--json for JSON)
   db migrate        apply the SQL migrations to DATABASE_URL
   help              this text`;
 
@@ -20,6 +23,8 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
       return serve(rest, io);
     case 'parse':
       return parse(rest, io);
+    case 'analyze':
+      return analyze(rest, io);
     case 'db':
       return db(rest, io);
     case undefined:
