@@ -17,6 +17,8 @@ import { fixtureChunks, fixtureRecord, ReportAggregator } from '@dmarc/aggregate
 import type { Publisher } from '@dmarc/bus';
 import type { AggregateRecord, ReportParsed } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
+import { removeBenchTenant } from './bench-tenant';
+import { recordsPerReport } from './report-sizes';
 import { seededRandom } from './seeded-random';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc';
@@ -24,14 +26,6 @@ const REPORTS = Number(process.env.BENCH_REPORTS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 3);
 const CHUNK_RECORDS = 2000;
 const DAY = 86_400_000;
-
-function recordsPerReport(r: () => number): number {
-  const x = r();
-  if (x < 0.01) return 1000 + Math.floor(r() * 4000);
-  if (x < 0.06) return 11 + Math.floor(r() * 300);
-  // 1-10, skewed to small: median about 3.
-  return 1 + Math.floor(10 * r() ** 2.2);
-}
 
 function generate(tenantId: string): { chunks: ReportParsed[]; sizes: number[] } {
   const r = seededRandom(7);
@@ -123,13 +117,7 @@ async function main(): Promise<void> {
     );
     if (!exact) process.exitCode = 1;
   } finally {
-    // Ledger rows are keyed by report id, not tenant: removed by the ids this run used.
-    await store.query(
-      `DELETE FROM processed_messages p USING aggregate_reports r
-        WHERE r.tenant_id = $1 AND p.consumer = 'aggregation' AND p.message_id LIKE r.report_id || ':%'`,
-      [tenantId],
-    );
-    await store.query('DELETE FROM tenants WHERE id = $1', [tenantId]);
+    await removeBenchTenant(store, tenantId);
     await store.close();
   }
 }

@@ -1,0 +1,272 @@
+/**
+ * `npm run bench:pipeline`: the whole pipeline on the real broker and database, every service its own
+ * process (`dmarc serve ingestion|parsing|aggregation`), from a report published to dmarc.reports.inbound
+ * until its aggregates are in PostgreSQL. Prints one JSON line. Not a timed test: the figures depend on the
+ * machine, so it fails only when the counts are not exact or the run passes its deadline.
+ *
+ * - BENCH_REPORTS generated aggregate reports (default 3000), gzipped as most senders send them: most of
+ *   1-10 records (median about 3), a few of hundreds, one in a hundred of thousands (bench/report-sizes.ts);
+ *   reporters, domains and source IPs from shared pools, so the same senders show up across reporters.
+ * - Published to dmarc.reports.inbound at BENCH_RATE reports/s (default 1000, the target; 0 = all at once),
+ *   each report's publish time noted; done when every report's aggregate_reports row has completed_at.
+ * - Latency: completed_at (the database clock, same machine) minus publish time, per report; per stage too
+ *   (publish → raw_reports.received_at → aggregate_reports.first_seen_at → completed_at) to see which lags.
+ * - Exact: every report aggregated, and sum(messages) in aggregate_counters equals the generated counts.
+ * Endpoints from KAFKA_BROKERS and DATABASE_URL (default: the local infrastructure's). The services use
+ * their standard consumer groups, so it refuses to start while another member is in one of them (stale
+ * services would take half the messages). Its tenant and rows are removed afterwards; every process it
+ * started is stopped, and BENCH_TIMEOUT_S (default 300) aborts the run with an error.
+ */
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { createKafkaBus, type Bus } from '@dmarc/bus';
+import { loadContracts } from '@dmarc/contracts';
+import { PgStore, runMigrations } from '@dmarc/store';
+import { spawnService, waitReady, type SpawnedService } from '@dmarc/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import { removeBenchTenant } from './bench-tenant';
+import { recordsPerReport } from './report-sizes';
+import { seededRandom } from './seeded-random';
+
+process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+process.env.DATABASE_URL ??= 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc';
+const BROKERS = process.env.KAFKA_BROKERS.split(',');
+const URL = process.env.DATABASE_URL;
+const REPORTS = Number(process.env.BENCH_REPORTS ?? 3000);
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+const SERVICES = ['ingestion', 'parsing', 'aggregation'] as const;
+const GROUPS = ['ingestion', 'parsing', 'aggregation'];
+const INBOUND = 'dmarc.reports.inbound';
+const DAY = 86_400;
+
+const REPORTERS = ['google.com', 'outlook.com', 'yahoo.com', 'comcast.net', 'mail.ru', 'web.de', 'zoho.com', 'fastmail.com', 'orange.fr', 'qq.com'];
+
+interface Generated {
+  id: string;
+  payload: Buffer;
+  records: number;
+  messages: number;
+}
+
+function recordXml(ip: string, count: number, r: () => number, domain: string): string {
+  const dkim = r() < 0.75 ? 'pass' : 'fail';
+  const spf = r() < 0.7 ? 'pass' : 'fail';
+  const disposition = dkim === 'pass' || spf === 'pass' ? 'none' : r() < 0.5 ? 'quarantine' : 'reject';
+  return (
+    `<record><row><source_ip>${ip}</source_ip><count>${count}</count>` +
+    `<policy_evaluated><disposition>${disposition}</disposition><dkim>${dkim}</dkim><spf>${spf}</spf></policy_evaluated></row>` +
+    `<identifiers><header_from>${domain}</header_from></identifiers>` +
+    `<auth_results><dkim><domain>${domain}</domain><selector>s1</selector><result>${dkim}</result></dkim>` +
+    `<spf><domain>${domain}</domain><scope>mfrom</scope><result>${spf}</result></spf></auth_results></record>\n`
+  );
+}
+
+function generate(runId: string): Generated[] {
+  const r = seededRandom(11);
+  const ips = Array.from({ length: 5000 }, (_, i) => `203.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  const begin0 = Math.floor(Date.now() / 1000 / DAY - 7) * DAY;
+  return Array.from({ length: REPORTS }, (_, i) => {
+    const domain = `domain${Math.floor(r() * 200)}.example`;
+    const org = REPORTERS[Math.floor(r() * REPORTERS.length)];
+    const begin = begin0 + Math.floor(r() * 7) * DAY;
+    const id = `${runId}-${i}`;
+    const n = recordsPerReport(r);
+    let messages = 0;
+    const parts = [
+      `<?xml version="1.0" encoding="UTF-8"?>\n<feedback><report_metadata><org_name>${org}</org_name><email>dmarc@${org}</email>` +
+        `<report_id>${id}</report_id><date_range><begin>${begin}</begin><end>${begin + DAY - 1}</end></date_range></report_metadata>` +
+        `<policy_published><domain>${domain}</domain><adkim>r</adkim><aspf>r</aspf><p>quarantine</p><sp>none</sp><pct>100</pct></policy_published>\n`,
+    ];
+    for (let k = 0; k < n; k++) {
+      const count = 1 + Math.floor(r() ** 4 * 500);
+      messages += count;
+      // Popular senders (the pool's head) are reported by every reporter, over and over.
+      parts.push(recordXml(ips[Math.floor(ips.length * r() ** 3)], count, r, domain));
+    }
+    parts.push('</feedback>\n');
+    return { id, payload: gzipSync(parts.join('')), records: n, messages };
+  });
+}
+
+const quantile = (sorted: number[], q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]) : null);
+const sortNum = (xs: number[]) => xs.sort((a, b) => a - b);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stale services in our consumer groups would take part of the messages: refuse to start. */
+async function checkNoStaleMembers(): Promise<void> {
+  const admin = new Kafka({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups(GROUPS);
+    const busy = groups.filter((g) => g.members.length > 0);
+    if (busy.length) {
+      throw new Error(`consumer group(s) ${busy.map((g) => `${g.groupId} (${g.members.length} members)`).join(', ')} already have members: stop the services running against ${BROKERS.join(',')} first`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function stop(svc: SpawnedService): Promise<void> {
+  if (svc.child.exitCode !== null || svc.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => svc.child.once('exit', () => resolve()));
+  svc.child.kill('SIGTERM');
+  const killed = await Promise.race([exited.then(() => false), sleep(15_000).then(() => true)]);
+  if (killed) {
+    svc.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function publishAll(bus: Bus, tenantId: string, reports: Generated[], publishedAt: Map<string, number>): Promise<void> {
+  const started = Date.now();
+  let sent = 0;
+  const inFlight: Promise<void>[] = [];
+  while (sent < reports.length) {
+    const due = RATE > 0 ? Math.min(reports.length, Math.floor(((Date.now() - started) / 1000) * RATE) + 1) : reports.length;
+    if (due > sent) {
+      const batch = reports.slice(sent, due);
+      sent = due;
+      const now = Date.now();
+      for (const g of batch) publishedAt.set(g.id, now);
+      inFlight.push(
+        bus.publish(
+          INBOUND,
+          batch.map((g) => ({
+            key: g.id,
+            tenantId,
+            value: { tenantId, payload: g.payload, filename: `${g.id}.xml.gz`, contentType: 'application/gzip', source: 'bench-pipeline', submittedAt: now },
+          })),
+        ),
+      );
+    }
+    await sleep(5);
+  }
+  await Promise.all(inFlight);
+}
+
+interface Row {
+  external_report_id: string;
+  received: string;
+  first_seen: string;
+  completed: string;
+}
+
+async function main(): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_S * 1000;
+  const timeLeft = () => {
+    if (Date.now() > deadline) throw new Error(`deadline: not done within BENCH_TIMEOUT_S=${TIMEOUT_S} s`);
+  };
+  const runId = `bench-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+  const reports = generate(runId);
+  const records = reports.reduce((s, g) => s + g.records, 0);
+  const messages = reports.reduce((s, g) => s + g.messages, 0);
+  const bytes = reports.reduce((s, g) => s + g.payload.length, 0);
+  const sizes = sortNum(reports.map((g) => g.records));
+
+  await runMigrations(URL, { info: () => undefined });
+  await checkNoStaleMembers();
+  const store = new PgStore({ url: URL, applicationName: 'dmarc-bench-pipeline', poolSize: 2 });
+  const tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [runId])).rows[0].id;
+  const services: SpawnedService[] = [];
+  let bus: Bus | undefined;
+  try {
+    for (const name of SERVICES) services.push(await spawnService(name, { LOG_LEVEL }));
+    // Last resort should anything above hang past the deadline: no service outlives the bench.
+    setTimeout(() => {
+      for (const s of services) s.child.kill('SIGKILL');
+      console.error(`bench pipeline: deadline: still running ${TIMEOUT_S + 30} s after the start, services killed`);
+      process.exit(1);
+    }, TIMEOUT_S * 1000 + 30_000).unref();
+    await Promise.all(services.map((s) => waitReady(s, 60_000)));
+    for (const s of services) s.child.once('exit', (code, signal) => s.stderr.push(`exited early: ${code ?? signal}`));
+    bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline', contracts: loadContracts() });
+    await bus.ensureTopics([{ topic: INBOUND }]);
+
+    const publishedAt = new Map<string, number>();
+    const t0 = Date.now();
+    await publishAll(bus, tenantId, reports, publishedAt);
+    const publishSeconds = (Date.now() - t0) / 1000;
+
+    let done = 0;
+    while (done < REPORTS) {
+      timeLeft();
+      const dead = services.find((s) => s.child.exitCode !== null || s.child.signalCode !== null);
+      if (dead) throw new Error(`a service exited during the run: ${dead.stderr.slice(-5).join(' | ')}`);
+      await sleep(100);
+      done = Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM aggregate_reports WHERE tenant_id = $1 AND completed_at IS NOT NULL', [tenantId])).rows[0].n);
+    }
+
+    const rows = (
+      await store.query<Row>(
+        `SELECT a.external_report_id,
+                (extract(epoch FROM r.received_at) * 1000)::text AS received,
+                (extract(epoch FROM a.first_seen_at) * 1000)::text AS first_seen,
+                (extract(epoch FROM a.completed_at) * 1000)::text AS completed
+           FROM aggregate_reports a JOIN raw_reports r ON r.id::text = a.report_id
+          WHERE a.tenant_id = $1 AND a.completed_at IS NOT NULL`,
+        [tenantId],
+      )
+    ).rows;
+    const latency: number[] = [];
+    const ingest: number[] = [];
+    const toAggregation: number[] = [];
+    const aggregating: number[] = [];
+    let last = 0;
+    for (const row of rows) {
+      const published = publishedAt.get(row.external_report_id);
+      if (published === undefined) throw new Error(`aggregated report ${row.external_report_id} was never published by this run`);
+      const [received, firstSeen, completed] = [Number(row.received), Number(row.first_seen), Number(row.completed)];
+      latency.push(completed - published);
+      ingest.push(received - published);
+      toAggregation.push(firstSeen - received);
+      aggregating.push(completed - firstSeen);
+      last = Math.max(last, completed);
+    }
+    const counted = await store.query<{ messages: string | null }>('SELECT sum(messages) AS messages FROM aggregate_counters WHERE tenant_id = $1', [tenantId]);
+    const statuses = await store.query<{ n: string }>(`SELECT count(*) AS n FROM raw_reports WHERE tenant_id = $1 AND status = 'aggregated'`, [tenantId]);
+    const countedMessages = Number(counted.rows[0].messages ?? 0);
+    const exact = rows.length === REPORTS && Number(statuses.rows[0].n) === REPORTS && countedMessages === messages;
+    const seconds = (last - t0) / 1000;
+    const stage = (xs: number[]) => ({ p50: quantile(sortNum(xs), 0.5), p99: quantile(xs, 0.99) });
+
+    console.log(
+      JSON.stringify({
+        bench: 'pipeline',
+        exact,
+        reports: REPORTS,
+        records,
+        messages,
+        countedMessages,
+        payloadMB: Math.round(bytes / 1e4) / 100,
+        medianRecordsPerReport: sizes[Math.floor(sizes.length / 2)],
+        maxRecordsPerReport: sizes[sizes.length - 1],
+        offeredRate: RATE > 0 ? RATE : 'burst',
+        publishSeconds: Math.round(publishSeconds * 100) / 100,
+        seconds: Math.round(seconds * 100) / 100,
+        reportsPerSec: Math.round(REPORTS / seconds),
+        recordsPerSec: Math.round(records / seconds),
+        latencyP50Ms: quantile(sortNum(latency), 0.5),
+        latencyP99Ms: quantile(latency, 0.99),
+        latencyMaxMs: quantile(latency, 1),
+        stagesMs: { publishToReceived: stage(ingest), receivedToFirstChunk: stage(toAggregation), firstChunkToComplete: stage(aggregating) },
+        logLevel: LOG_LEVEL,
+        machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg1: Math.round(os.loadavg()[0] * 100) / 100 },
+      }),
+    );
+    if (!exact) process.exitCode = 1;
+  } finally {
+    await bus?.close().catch(() => undefined);
+    await Promise.all(services.map(stop));
+    await removeBenchTenant(store, tenantId);
+    await store.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench pipeline: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
