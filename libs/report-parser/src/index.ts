@@ -6,6 +6,7 @@
 export { streamReports, type ReportEvent } from './report-stream';
 export { parseReport, parseReports, type Report } from './parse-report';
 export { reportIdentity } from './report-identity';
+export { sniffContent, SNIFF_BYTES, type ContentKind } from './input/content-kind';
 export { ReportError, isReportError, type ReportErrorCode, type ReportErrorDetails } from './errors';
 export { DEFAULT_PARSE_LIMITS, resolveParseOptions, type ParseOptions, type ResolvedParseOptions } from './parse-options';
 export type { ReportInput } from './input/byte-reader';

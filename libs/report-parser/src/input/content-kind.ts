@@ -2,26 +2,46 @@
 export type ContentKind = 'empty' | 'gzip' | 'zip' | 'xml' | 'json' | 'email' | 'unknown';
 
 /** How many head bytes `sniffContent` wants to see. */
-export const SNIFF_BYTES = 512;
+export const SNIFF_BYTES = 1024;
 
-// An RFC 5322 header line ("Received: ...") or an mbox separator ("From sender date").
-const HEADER_LINE = /^(?:From [^\r\n]*|[!-9;-~]+:[^\r\n]*)\r?$/;
+// An RFC 5322 field name is printable ASCII except ':'; an mbox export starts with "From ".
+const HEADER_FIELD = /^[!-9;-~]+:/;
+const MBOX_SEPARATOR = /^From \S/;
+const CONTINUATION = /^[ \t]/;
 
-export function sniffContent(head: Buffer): ContentKind {
+/**
+ * The kind of the bytes, from their head alone. One decision for the whole platform: ingestion turns
+ * away what this calls `unknown` (415) and the parser dispatches on it, so the two never disagree.
+ */
+export function sniffContent(bytes: Uint8Array): ContentKind {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, SNIFF_BYTES));
   if (head.length === 0) return 'empty';
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05) && (head[3] === 0x04 || head[3] === 0x06)) {
-    return 'zip';
-  }
+  // Local file header only: an empty archive (PK\x05\x06) carries no report.
+  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'zip';
   const text = headText(head);
   const start = text.search(/\S/);
   if (start < 0) return 'empty';
-  const first = text[start];
-  if (first === '<') return 'xml';
-  if (first === '{') return 'json';
-  const firstLine = text.slice(start).split('\n', 1)[0];
-  if (HEADER_LINE.test(firstLine)) return 'email';
-  return 'unknown';
+  if (text[start] === '<') return 'xml';
+  if (text[start] === '{') return 'json';
+  return looksLikeMessageHeader(text.slice(start)) ? 'email' : 'unknown';
+}
+
+// Every line up to the blank line (or the end of what we were given) must be a header field, a folded
+// continuation of one, or the mbox separator first: one stray line of prose is not an e-mail.
+function looksLikeMessageHeader(text: string): boolean {
+  const lines = text.split('\n');
+  // The last line may be cut off by the sniff window; judge only complete lines unless it is the only one.
+  const complete = lines.length > 1 ? lines.slice(0, -1) : lines;
+  let fields = 0;
+  for (const [i, raw] of complete.entries()) {
+    const line = raw.replace(/\r$/, '');
+    if (line === '') break;
+    if (HEADER_FIELD.test(line)) fields++;
+    else if (i === 0 && MBOX_SEPARATOR.test(line)) continue;
+    else if (!(fields > 0 && CONTINUATION.test(line))) return false;
+  }
+  return fields > 0;
 }
 
 /** The kind a file name or MIME type claims, to note when the bytes say otherwise. */
