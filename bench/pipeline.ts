@@ -18,6 +18,7 @@
  * started is stopped, and BENCH_TIMEOUT_S (default 300) aborts the run with an error.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
@@ -93,6 +94,16 @@ function generate(runId: string): Generated[] {
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]) : null);
 const sortNum = (xs: number[]) => xs.sort((a, b) => a - b);
+/** CPU seconds a process has used so far (Linux /proc; null elsewhere), to see which service does the work. */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return Math.round(Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Stale services in our consumer groups would take part of the messages: refuse to start. */
@@ -174,7 +185,9 @@ async function main(): Promise<void> {
   const services: SpawnedService[] = [];
   let bus: Bus | undefined;
   try {
-    for (const name of SERVICES) services.push(await spawnService(name, { LOG_LEVEL }));
+    // BENCH_NODE_OPTIONS reaches the services (e.g. `--require` of a script starting the inspector profiler, to see where their time goes).
+    const serviceEnv = { LOG_LEVEL, ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) };
+    for (const name of SERVICES) services.push(await spawnService(name, serviceEnv));
     // Last resort should anything above hang past the deadline: no service outlives the bench.
     setTimeout(() => {
       for (const s of services) s.child.kill('SIGKILL');
@@ -187,6 +200,7 @@ async function main(): Promise<void> {
     await bus.ensureTopics([{ topic: INBOUND }]);
 
     const publishedAt = new Map<string, number>();
+    const cpuBefore = services.map((svc) => cpuSeconds(svc.child.pid));
     const t0 = Date.now();
     await publishAll(bus, tenantId, reports, publishedAt);
     const publishSeconds = (Date.now() - t0) / 1000;
@@ -200,6 +214,12 @@ async function main(): Promise<void> {
       done = Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM aggregate_reports WHERE tenant_id = $1 AND completed_at IS NOT NULL', [tenantId])).rows[0].n);
     }
 
+    const cpu = Object.fromEntries(
+      services.map((svc, i) => {
+        const [now, before] = [cpuSeconds(svc.child.pid), cpuBefore[i]];
+        return [SERVICES[i], now === null || before === null ? null : Math.round((now - before) * 100) / 100];
+      }),
+    );
     const rows = (
       await store.query<Row>(
         `SELECT a.external_report_id,
@@ -253,6 +273,7 @@ async function main(): Promise<void> {
         latencyP99Ms: quantile(latency, 0.99),
         latencyMaxMs: quantile(latency, 1),
         stagesMs: { publishToReceived: stage(ingest), receivedToFirstChunk: stage(toAggregation), firstChunkToComplete: stage(aggregating) },
+        serviceCpuSeconds: cpu,
         logLevel: LOG_LEVEL,
         machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg1: Math.round(os.loadavg()[0] * 100) / 100 },
       }),
