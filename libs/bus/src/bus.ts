@@ -88,6 +88,12 @@ export interface ConsumeOptions<T extends string> {
   maxAttempts?: number;
   /** Partitions handled in parallel (each one in order). Default 1. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Kafka only: messages of one partition in hand at once. Messages with the same key are still handled
+   * one after another and offsets are committed in order, but when one fails, later ones of other keys
+   * that already finished are delivered again: for idempotent handlers only. Default 1 (strictly in order).
+   */
+  messageConcurrency?: number;
   /** Named in dead letters as the consumer that gave up. Default: the group id. */
   service?: string;
   /** Kafka only: how often resolved offsets are committed while a batch is handled. Default 5 s. */

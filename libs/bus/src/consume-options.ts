@@ -14,6 +14,7 @@ export interface ResolvedConsumeOptions<T extends string> {
   pauseBackoff: BackoffOptions;
   maxAttempts: number;
   partitionsConsumedConcurrently: number;
+  messageConcurrency: number;
   service: string;
   commitIntervalMs: number;
   sessionTimeoutMs: number;
@@ -40,6 +41,7 @@ export function resolveConsumeOptions<T extends string>(options: ConsumeOptions<
     pauseBackoff: { initialMs: options.pause?.initialMs ?? 1_000, maxMs: options.pause?.maxMs ?? 30_000, factor: 2 },
     maxAttempts: options.maxAttempts ?? Infinity,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+    messageConcurrency: options.messageConcurrency ?? 1,
     service: options.service ?? options.groupId,
     commitIntervalMs: options.commitIntervalMs ?? 5_000,
     sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
@@ -50,6 +52,7 @@ export function resolveConsumeOptions<T extends string>(options: ConsumeOptions<
   if (!(resolved.attemptsInPlace >= 1)) fail('retry.attempts must be at least 1');
   if (!(resolved.maxAttempts >= 1)) fail('maxAttempts must be at least 1');
   if (!(resolved.partitionsConsumedConcurrently >= 1)) fail('partitionsConsumedConcurrently must be at least 1');
+  if (!(Number.isInteger(resolved.messageConcurrency) && resolved.messageConcurrency >= 1)) fail('messageConcurrency must be an integer of at least 1');
   if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) fail('heartbeatIntervalMs must be below sessionTimeoutMs');
   return resolved;
 }

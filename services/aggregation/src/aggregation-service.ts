@@ -16,6 +16,7 @@ export const aggregationService = defineService({
     CONSUMER_GROUP: string({ default: 'aggregation', description: 'Kafka consumer group of dmarc.reports.parsed; replicas share one' }),
     CONSUME_FROM_BEGINNING: bool({ default: true, description: 'where a group without offsets starts: the oldest chunk (true) or new ones only (false)' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions of dmarc.reports.parsed aggregated in parallel' }),
+    MESSAGE_CONCURRENCY: int({ min: 1, max: 256, default: 8, description: 'chunks of one partition aggregated at once (chunks of one report one after another)' }),
     MAX_RANGE_DAYS: int({ min: 1, max: 3660, default: 366, description: 'longest day range one API request may ask for' }),
     AGGREGATION_CRASH_AFTER_FIRST_COMMIT: bool({
       default: false,
@@ -45,6 +46,7 @@ export const aggregationService = defineService({
           topics: [PARSED_TOPIC],
           fromBeginning: config.CONSUME_FROM_BEGINNING,
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+          messageConcurrency: config.MESSAGE_CONCURRENCY,
           handler: async (message) => {
             const outcome = await aggregator.handle(message.value as ReportParsed, { topic: message.topic, partition: message.partition, offset: message.offset });
             chunks.add(1, { outcome: !outcome.applied ? 'redelivered' : outcome.duplicate ? 'duplicate' : 'counted' });

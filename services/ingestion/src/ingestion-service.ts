@@ -23,6 +23,8 @@ export const ingestionService = defineService({
     MAX_REPORT_BYTES: int({ min: 1, default: 64 * 1024 * 1024, description: 'largest report accepted, in bytes' }),
     INLINE_MAX_BYTES: int({ min: 0, default: 256 * 1024, description: 'reports up to this size travel inline on the topic' }),
     MAX_FILES_PER_REQUEST: int({ min: 1, default: 20, description: 'most file parts one multipart POST /v1/reports may carry' }),
+    PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions of dmarc.reports.inbound taken in parallel' }),
+    MESSAGE_CONCURRENCY: int({ min: 1, max: 256, default: 8, description: 'inbound reports of one partition taken at once (each report is independent)' }),
   },
   create(config) {
     let intake: ReportIntake | undefined;
@@ -69,6 +71,8 @@ export const ingestionService = defineService({
         await connected.consume({
           groupId: 'ingestion',
           topics: [INBOUND_TOPIC],
+          partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+          messageConcurrency: config.MESSAGE_CONCURRENCY,
           handler: async (message) => {
             const { value } = message;
             try {

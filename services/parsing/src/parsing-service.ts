@@ -13,6 +13,7 @@ export const parsingService = defineService({
     CHUNK_RECORDS: int({ min: 1, max: 100_000, default: 2000, description: 'records per chunk on dmarc.reports.parsed' }),
     MAX_DECOMPRESSED_BYTES: int({ min: 1024, default: 1024 * 1024 * 1024, description: 'decompression limit per report (bombs are refused past it)' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions parsed in parallel' }),
+    MESSAGE_CONCURRENCY: int({ min: 1, max: 256, default: 8, description: 'received reports of one partition parsed at once (chunks of one report stay in order)' }),
   },
   create(config) {
     const clients = new PlatformClients(config, 'parsing');
@@ -33,6 +34,7 @@ export const parsingService = defineService({
           groupId: 'parsing',
           topics: [RECEIVED_TOPIC],
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+          messageConcurrency: config.MESSAGE_CONCURRENCY,
           handler: async (message) => {
             const value = message.value as ReportReceivedV1;
             try {

@@ -26,6 +26,7 @@ const TOPICS = {
   malformed: topicFor('malformed'),
   downstream: topicFor('downstream'),
   close: topicFor('close'),
+  concurrent: topicFor('concurrent'),
 };
 type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 const contracts: Contracts = loadContracts({ topicAliases: Object.fromEntries(Object.values(TOPICS).map((t) => [t, SUBJECT])) });
@@ -66,7 +67,7 @@ beforeAll(async () => {
   bus = await createKafkaBus({ brokers, clientId: 'bus-int', contracts, logger, connectRetry: { maxAttempts: 10 } });
   await bus.ensureTopics([
     { topic: TOPICS.roundTrip, partitions: 3 },
-    ...[TOPICS.kill, TOPICS.malformed, TOPICS.downstream, TOPICS.close].map((topic) => ({ topic, partitions: 1 })),
+    ...[TOPICS.kill, TOPICS.malformed, TOPICS.downstream, TOPICS.close, TOPICS.concurrent].map((topic) => ({ topic, partitions: 1 })),
   ]);
 });
 
@@ -235,6 +236,39 @@ describe('Kafka bus against a real broker', () => {
     await consume({ groupId, topics: [topic], handler: async (m) => void next.push(idOf(m)) });
     await waitFor('the rest', () => next.length === 2, 30_000);
     expect(next).toEqual(['c-2', 'c-3']);
+  });
+
+  it('(f) with messageConcurrency, handles messages of one partition at once, each key in order, offsets committed in order', async () => {
+    const topic = TOPICS.concurrent;
+    const groupId = `${runId}-concurrent`;
+    const keys = ['k-a', 'k-b', 'k-c', 'k-d'];
+    await bus.publish(
+      topic,
+      Array.from({ length: 24 }, (_, i) => ({ key: keys[i % keys.length], value: report(`m-${i}`), tenantId: 't-1' })),
+    );
+    const handled: Array<{ key: string | null; n: number }> = [];
+    let inHand = 0;
+    let most = 0;
+    await consume({
+      groupId,
+      topics: [topic],
+      messageConcurrency: 8,
+      handler: async (m) => {
+        most = Math.max(most, ++inHand);
+        // Later messages finish first: only the per-key chain keeps their order.
+        await delay(5 + (30 - Number(idOf(m).slice(2))));
+        inHand--;
+        handled.push({ key: m.key, n: Number(idOf(m).slice(2)) });
+      },
+    });
+    await waitFor('every message', () => handled.length === 24, 30_000);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(keys.length);
+    for (const key of keys) {
+      const ns = handled.filter((h) => h.key === key).map((h) => h.n);
+      expect(ns).toEqual([...ns].sort((a, b) => a - b));
+    }
+    await waitForCommitted(groupId, topic, ['24']);
   });
 });
 

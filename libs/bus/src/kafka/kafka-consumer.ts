@@ -1,9 +1,9 @@
 import type { Contracts } from '@dmarc/contracts';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay } from '../backoff';
 import type { Subscription } from '../bus';
 import type { ResolvedConsumeOptions } from '../consume-options';
-import { DeliveryProcessor } from '../delivery-processor';
+import { DeliveryProcessor, type Outcome } from '../delivery-processor';
 import { messageOf } from '../errors';
 import type { BusLogger } from '../logger';
 import type { SendRecords } from '../publish';
@@ -102,24 +102,12 @@ export class KafkaSubscription implements Subscription {
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, pause, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale } = payload;
+    if (this.options.messageConcurrency > 1) return this.handleBatchConcurrently(payload);
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale } = payload;
     const id = `${batch.topic}|${batch.partition}`;
     for (const message of batch.messages) {
       if (this.closing || !isRunning() || isStale()) break;
-      const failing = this.failing.get(id);
-      const prior = failing?.offset === message.offset ? failing.attempts : 0;
-      const outcome = await this.processor.process(
-        {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          headers: message.headers ?? {},
-        },
-        prior,
-        heartbeat,
-      );
+      const outcome = await this.process(batch.topic, batch.partition, message, heartbeat);
       if (outcome.kind === 'done') {
         resolveOffset(message.offset);
         this.failing.delete(id);
@@ -128,29 +116,94 @@ export class KafkaSubscription implements Subscription {
         await heartbeat();
         continue;
       }
-      if (outcome.kind === 'retry-later') {
-        // The downstream is still out: keep the message unresolved and stop reading this
-        // partition for a while; later messages of the same keys must not overtake it.
-        const pauses = (this.pauses.get(id) ?? 0) + 1;
-        this.pauses.set(id, pauses);
-        this.failing.set(id, { offset: message.offset, attempts: outcome.attempts });
-        const pauseMs = backoffDelay(pauses, this.options.pauseBackoff);
-        const resume = pause();
-        const timer = setTimeout(() => {
-          this.resumeTimers.delete(timer);
-          resume();
-        }, pauseMs);
-        this.resumeTimers.add(timer);
-        this.deps.logger.warn(
-          { topic: batch.topic, partition: batch.partition, offset: message.offset, attempts: outcome.attempts, pauseMs, groupId: this.options.groupId },
-          `pausing ${batch.topic}[${batch.partition}] for ${pauseMs} ms: ${messageOf(outcome.error)}`,
-        );
-      }
+      if (outcome.kind === 'retry-later') this.pausePartition(payload, message.offset, outcome);
       break;
     }
     // Commit what this batch finished now, not at the next interval: the batch may have ended
     // early because the consumer is closing or the partition paused.
     const pending = uncommittedOffsets();
     if (pending.topics.length > 0) await commitOffsetsIfNecessary(pending);
+  }
+
+  /**
+   * The batch with up to `messageConcurrency` messages in hand at once: messages with the same key
+   * still one after another (each waits for the previous one of its key), offsets resolved in order,
+   * only up to the first message not done. Messages after it that finished are delivered again, so
+   * this is for idempotent handlers only.
+   */
+  private async handleBatchConcurrently(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale } = payload;
+    const id = `${batch.topic}|${batch.partition}`;
+    const lastOfKey = new Map<string, Promise<Outcome>>();
+    const window: Array<{ offset: string; outcome: Promise<Outcome> }> = [];
+    let stopped = false;
+    // Takes the oldest message in hand: resolves it when done, else stops the batch there.
+    const settleOldest = async (): Promise<void> => {
+      const { offset, outcome } = window.shift()!;
+      const result = await outcome;
+      if (result.kind === 'done') {
+        resolveOffset(offset);
+        this.failing.delete(id);
+        this.pauses.delete(id);
+        await commitOffsetsIfNecessary();
+        await heartbeat();
+        return;
+      }
+      stopped = true;
+      if (result.kind === 'retry-later') this.pausePartition(payload, offset, result);
+    };
+    for (const message of batch.messages) {
+      if (stopped || this.closing || !isRunning() || isStale()) break;
+      const key = message.key ? message.key.toString('latin1') : undefined;
+      const before = key === undefined ? undefined : lastOfKey.get(key);
+      const outcome = (async (): Promise<Outcome> => {
+        if (before && (await before).kind !== 'done') return { kind: 'stopped' };
+        if (stopped || this.closing) return { kind: 'stopped' };
+        return this.process(batch.topic, batch.partition, message, heartbeat);
+      })();
+      // Awaited in order below; a rejection seen only there must not count as unhandled meanwhile.
+      outcome.catch(() => undefined);
+      if (key !== undefined) lastOfKey.set(key, outcome);
+      window.push({ offset: message.offset, outcome });
+      while (window.length >= this.options.messageConcurrency && !stopped) await settleOldest();
+    }
+    while (window.length > 0 && !stopped) await settleOldest();
+    // Whatever is still in hand finishes before the batch returns; it stays unresolved.
+    await Promise.allSettled(window.map((w) => w.outcome));
+    const pending = uncommittedOffsets();
+    if (pending.topics.length > 0) await commitOffsetsIfNecessary(pending);
+  }
+
+  private process(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<Outcome> {
+    const failing = this.failing.get(`${topic}|${partition}`);
+    const prior = failing?.offset === message.offset ? failing.attempts : 0;
+    return this.processor.process(
+      { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {} },
+      prior,
+      heartbeat,
+    );
+  }
+
+  /**
+   * The downstream is still out: keep the message unresolved and stop reading this partition for a
+   * while; later messages of the same keys must not overtake it.
+   */
+  private pausePartition(payload: EachBatchPayload, offset: string, outcome: { attempts: number; error: unknown }): void {
+    const { batch, pause } = payload;
+    const id = `${batch.topic}|${batch.partition}`;
+    const pauses = (this.pauses.get(id) ?? 0) + 1;
+    this.pauses.set(id, pauses);
+    this.failing.set(id, { offset, attempts: outcome.attempts });
+    const pauseMs = backoffDelay(pauses, this.options.pauseBackoff);
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      resume();
+    }, pauseMs);
+    this.resumeTimers.add(timer);
+    this.deps.logger.warn(
+      { topic: batch.topic, partition: batch.partition, offset, attempts: outcome.attempts, pauseMs, groupId: this.options.groupId },
+      `pausing ${batch.topic}[${batch.partition}] for ${pauseMs} ms: ${messageOf(outcome.error)}`,
+    );
   }
 }
