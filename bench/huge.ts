@@ -13,6 +13,7 @@
  * - exact: the messages in aggregate_counters (and aggregate_reports.messages) equal those generated.
  * - Memory: VmRSS of every service sampled every 100 ms, and VmHWM (the kernel's peak) read from
  *   /proc/<pid>/status at the end, before the services stop.
+ * - cpuSeconds: user + system CPU each service used from the POST to the end (/proc/<pid>/stat).
  * - BENCH_DEADLINE_S (default 300): past it the run aborts with a clear error, every process stopped.
  * Target (issue 4, point 8): under 20 s without DNS enrichment, every process under 300 MB.
  */
@@ -82,6 +83,17 @@ async function generate(file: string, id: number): Promise<{ xmlBytes: number; m
   return { xmlBytes, messages, sha256: hash.digest('hex') };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Sampler {
   stop(): void;
   peakRss: Map<string, number>;
@@ -133,6 +145,7 @@ async function main(): Promise<void> {
     for (const [i, s] of services.entries()) s.child.once('exit', (code, signal) => (exited[SERVICES[i]] = `${code ?? signal}`));
 
     const ingestion = services[0];
+    const cpuBefore = services.map((s) => cpuSeconds(s.child.pid) ?? 0);
     const t0 = process.hrtime.bigint();
     const since = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
     const response = await fetch(`${ingestion.base}/v1/reports?filename=huge.xml.gz`, {
@@ -172,6 +185,7 @@ async function main(): Promise<void> {
     // The kernel's own peak, read while the processes still live.
     const hwm = Object.fromEntries(SERVICES.map((name, i) => [name, procStatus(services[i].child.pid, 'VmHWM') ?? 0]));
     hwm.bench = procStatus(process.pid, 'VmHWM') ?? 0;
+    const cpu = Object.fromEntries(SERVICES.map((name, i) => [name, round((cpuSeconds(services[i].child.pid) ?? 0) - cpuBefore[i], 2)]));
 
     const counted = await store.query<{ messages: string | null; rows: string }>(
       'SELECT sum(messages) AS messages, count(*) AS rows FROM aggregate_counters WHERE tenant_id = $1',
@@ -204,6 +218,7 @@ async function main(): Promise<void> {
         generateSeconds: round(generateSeconds, 2),
         peakRssMb,
         vmHwmMb: hwmMb,
+        cpuSeconds: cpu,
         status: done.status,
         sha256,
         dnsEnrichment: false,
