@@ -23,6 +23,12 @@ export interface ParsingStageOptions {
   publisher: Publisher;
   /** Records per chunk on dmarc.reports.parsed: small enough to stay far under the broker's message limit. */
   chunkRecords?: number;
+  /**
+   * Chunks of one report published without waiting for the ones before them to be acknowledged (default 4).
+   * Parsing goes on while they travel, and the producer sends them together; memory stays bounded by this
+   * many chunks. 1 waits for each chunk before parsing on.
+   */
+  chunksInFlight?: number;
   parse?: Omit<ParseOptions, 'filename' | 'contentType'>;
   now?: () => number;
 }
@@ -45,10 +51,12 @@ const ms = (iso: string) => Date.parse(iso);
  */
 export class ParsingStage {
   private readonly chunkRecords: number;
+  private readonly chunksInFlight: number;
   private readonly now: () => number;
 
   constructor(private readonly options: ParsingStageOptions) {
     this.chunkRecords = options.chunkRecords ?? 2000;
+    this.chunksInFlight = Math.max(1, options.chunksInFlight ?? 4);
     this.now = options.now ?? Date.now;
   }
 
@@ -75,15 +83,25 @@ export class ParsingStage {
     let docId = reportId;
     let duplicateOf: string | null = null;
 
+    // Chunks published and not yet acknowledged, oldest first: at most chunksInFlight, all settled before
+    // the report counts as parsed, so a failed publish still fails the report (and it is redelivered).
+    const inFlight: Array<Promise<void>> = [];
+    const settle = async (keep: number) => {
+      while (inFlight.length > keep) await inFlight.shift();
+    };
     const publishChunk = async (chunk: { index: number; records: AggregateRecordV1[] }, last: boolean, recordCount: number | null) => {
-      await this.options.publisher.publish(PARSED_TOPIC, [
+      const sent = this.options.publisher.publish(PARSED_TOPIC, [
         {
           key: docId,
           tenantId,
           value: { reportId: docId, tenantId, chunkIndex: chunk.index, last, recordCount, duplicateOf, metadata: metadata!, records: chunk.records, parsedAt: this.now() },
         },
       ]);
+      // Rejections are read in settle(); until then they must not count as unhandled.
+      sent.catch(() => undefined);
+      inFlight.push(sent);
       result.chunks++;
+      await settle(last ? 0 : this.chunksInFlight - 1);
     };
 
     // Each report in the input gets an id of its own (the raw id, then #1, #2...) and claims its identity.
@@ -95,29 +113,35 @@ export class ParsingStage {
       return { docId: id, duplicateOf: owner };
     };
 
-    for await (const event of streamReports(bytes, { ...this.options.parse, filename: received.filename ?? undefined, contentType: received.contentType })) {
-      switch (event.type) {
-        case 'header': {
-          ({ docId, duplicateOf } = await startDocument(event.report));
-          metadata = toMetadata(event.report, []);
-          chunker = new RecordChunker(this.chunkRecords);
-          break;
+    try {
+      for await (const event of streamReports(bytes, { ...this.options.parse, filename: received.filename ?? undefined, contentType: received.contentType })) {
+        switch (event.type) {
+          case 'header': {
+            ({ docId, duplicateOf } = await startDocument(event.report));
+            metadata = toMetadata(event.report, []);
+            chunker = new RecordChunker(this.chunkRecords);
+            break;
+          }
+          case 'records':
+            result.records += event.records.length;
+            for (const chunk of chunker!.add(event.records)) await publishChunk(chunk, false, null);
+            break;
+          case 'end':
+            // Repairs found late (after the header) travel on the last chunk's metadata.
+            metadata = { ...metadata!, repairs: [...event.summary.repairs] };
+            await publishChunk(chunker!.finish(), true, event.summary.recordCount);
+            break;
+          case 'report':
+            ({ docId, duplicateOf } = await startDocument(event.report));
+            await this.publishWhole(event.report, docId, tenantId, duplicateOf);
+            break;
         }
-        case 'records':
-          result.records += event.records.length;
-          for (const chunk of chunker!.add(event.records)) await publishChunk(chunk, false, null);
-          break;
-        case 'end':
-          // Repairs found late (after the header) travel on the last chunk's metadata.
-          metadata = { ...metadata!, repairs: [...event.summary.repairs] };
-          await publishChunk(chunker!.finish(), true, event.summary.recordCount);
-          break;
-        case 'report':
-          ({ docId, duplicateOf } = await startDocument(event.report));
-          await this.publishWhole(event.report, docId, tenantId, duplicateOf);
-          break;
       }
+    } finally {
+      // Whatever happened, nothing is left travelling unobserved; the first failure wins.
+      await Promise.allSettled(inFlight);
     }
+    await settle(0);
     if (result.documents === 0) throw new ParsingStageError('PARSING_NO_REPORT', 'the input holds no report', false);
     return result;
   }
