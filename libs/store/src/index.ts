@@ -20,6 +20,7 @@ export {
 export type {
   IsolationLevel,
   Queryable,
+  QueryOptions,
   QueryParams,
   QueryResult,
   Store,

@@ -1,7 +1,7 @@
 import { Pool, types as pgTypes, type PoolClient, type QueryConfig, type QueryResult as PgResult } from 'pg';
 import { StoreClosedError, StoreMisuseError, type StoreError } from './errors';
 import { toStoreError } from './error-mapping';
-import type { Queryable, QueryParams, QueryResult, Store, TransactionOptions } from './store';
+import type { Queryable, QueryOptions, QueryParams, QueryResult, Store, TransactionOptions } from './store';
 import { beginStatement, withConflictRetry } from './transaction-retry';
 
 export interface PgStoreOptions {
@@ -63,10 +63,10 @@ export class PgStore implements Store {
     this.#pool.on('error', (err) => onError?.(toStoreError(err, this.#target)));
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<T>> {
+  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult<T>> {
     this.#assertOpen();
     try {
-      return toResult<T>(await this.#pool.query(singleStatement(sql, params)));
+      return toResult<T>(await this.#pool.query(singleStatement(sql, params, options)));
     } catch (err) {
       throw toStoreError(err, this.#target);
     }
@@ -141,10 +141,10 @@ class PgTransaction implements Queryable {
     private readonly target: string | undefined,
   ) {}
 
-  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<T>> {
+  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult<T>> {
     this.#assertActive();
     try {
-      return toResult<T>(await this.client.query(singleStatement(sql, params)));
+      return toResult<T>(await this.client.query(singleStatement(sql, params, options)));
     } catch (err) {
       throw toStoreError(err, this.target);
     }
@@ -173,8 +173,8 @@ class PgTransaction implements Queryable {
  * The extended protocol runs exactly one statement, as PGlite's query does, so a query that works on one
  * driver works on the other; scripts go through `exec`.
  */
-function singleStatement(sql: string, params?: QueryParams): QueryConfig {
-  return { text: sql, values: params ? [...params] : [], queryMode: 'extended' } as QueryConfig;
+function singleStatement(sql: string, params?: QueryParams, options?: QueryOptions): QueryConfig {
+  return { text: sql, values: params ? [...params] : [], queryMode: 'extended', ...(options?.name ? { name: options.name } : {}) } as QueryConfig;
 }
 
 function toResult<T>(res: PgResult): QueryResult<T> {

@@ -103,6 +103,13 @@ export function describeStoreContract(name: string, harness: StoreContractHarnes
         expect((await store.query('SELECT id FROM contract_items')).rowCount).toBe(2);
       });
 
+      it('runs a named statement again and again, in and out of a transaction', async () => {
+        const sql = 'SELECT $1::integer * 2 AS doubled';
+        for (const n of [1, 2, 3]) expect((await store.query(sql, [n], { name: 'contract-doubled' })).rows).toEqual([{ doubled: n * 2 }]);
+        const inside = await store.transaction((tx) => tx.query<{ doubled: number }>(sql, [21], { name: 'contract-doubled' }));
+        expect(inside.rows).toEqual([{ doubled: 42 }]);
+      });
+
       it('answers ping', async () => {
         await expect(store.ping()).resolves.toBeUndefined();
       });

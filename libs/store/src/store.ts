@@ -14,10 +14,18 @@ export interface QueryResult<T> {
 
 export type QueryParams = readonly unknown[];
 
+export interface QueryOptions {
+  /**
+   * Names the statement so PostgreSQL parses and plans it once per connection and reuses it (node-postgres
+   * named prepared statements). One name, one SQL text, for the whole process. PGlite ignores it.
+   */
+  readonly name?: string;
+}
+
 /** What a transaction body receives, and what the store itself offers outside transactions. */
 export interface Queryable {
   /** One statement, with `$1`-style parameters. */
-  query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult<T>>;
   /** A script of several statements without parameters (migrations, fixtures). */
   exec(sql: string): Promise<void>;
 }
