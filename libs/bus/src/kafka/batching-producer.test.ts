@@ -21,6 +21,13 @@ describe('BatchingProducer', () => {
     expect(sent.map(values)).toEqual([['a:1,2'], ['a:3,4']]);
   });
 
+  it('starts a new request before the gathered calls pass maxBatchBytes, and sends a call over it alone', async () => {
+    const sent: TopicMessages[][] = [];
+    const producer = new BatchingProducer(async (b) => void sent.push(b), { lingerMs: 10_000, maxBatchMessages: 100, maxBatchBytes: 10 });
+    await Promise.all([producer.send('a', [msg('1234')]), producer.send('a', [msg('5678')]), producer.send('a', [msg('abcdefghijkl')]), producer.send('a', [msg('z')])]);
+    expect(sent.map(values)).toEqual([['a:1234,5678'], ['a:abcdefghijkl'], ['a:z']]);
+  });
+
   it('keeps one request in flight; calls made meanwhile go in the next one', async () => {
     let inFlight = 0;
     let maxInFlight = 0;

@@ -6,11 +6,19 @@ export interface BatchingOptions {
   lingerMs: number;
   /** Largest batch per request. Default 500. */
   maxBatchMessages: number;
+  /**
+   * Most bytes (keys, values, headers) per request, so calls gathered together stay under the broker's
+   * message.max.bytes (1 MiB by default). One call over it still goes, alone. Default 512 KiB.
+   */
+  maxBatchBytes?: number;
 }
+
+const DEFAULT_MAX_BATCH_BYTES = 512 * 1024;
 
 interface Pending {
   topic: string;
   messages: Message[];
+  bytes: number;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -23,6 +31,7 @@ interface Pending {
 export class BatchingProducer {
   private pending: Pending[] = [];
   private pendingCount = 0;
+  private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
@@ -37,10 +46,12 @@ export class BatchingProducer {
     if (this.closed && !force) return Promise.reject(new BusClosedError('kafka producer'));
     if (messages.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ topic, messages, resolve, reject });
+      const bytes = messages.reduce((sum, m) => sum + sizeOf(m), 0);
+      this.pending.push({ topic, messages, bytes, resolve, reject });
       this.pendingCount += messages.length;
+      this.pendingBytes += bytes;
       // Once closing, nothing lingers: the only senders left are dead letters of the last messages.
-      if (this.closed || this.pendingCount >= this.options.maxBatchMessages) void this.drain();
+      if (this.closed || this.pendingCount >= this.options.maxBatchMessages || this.pendingBytes >= this.maxBatchBytes) void this.drain();
       else this.timer ??= setTimeout(() => void this.drain(), this.options.lingerMs);
     });
   }
@@ -84,14 +95,29 @@ export class BatchingProducer {
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let count = 0;
-    while (this.pending.length > 0 && (batch.length === 0 || count + this.pending[0].messages.length <= this.options.maxBatchMessages)) {
+    let bytes = 0;
+    const fits = (p: Pending) => count + p.messages.length <= this.options.maxBatchMessages && bytes + p.bytes <= this.maxBatchBytes;
+    while (this.pending.length > 0 && (batch.length === 0 || fits(this.pending[0]))) {
       const next = this.pending.shift() as Pending;
       count += next.messages.length;
+      bytes += next.bytes;
       batch.push(next);
     }
     this.pendingCount -= count;
+    this.pendingBytes -= bytes;
     return batch;
   }
+
+  private get maxBatchBytes(): number {
+    return this.options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  }
+}
+
+function sizeOf(m: Message): number {
+  const len = (v: Buffer | string | null | undefined) => (v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+  let headers = 0;
+  for (const [k, v] of Object.entries(m.headers ?? {})) headers += k.length + (Array.isArray(v) ? v.reduce((s: number, x) => s + len(x), 0) : len(v as Buffer | string | undefined));
+  return len(m.key) + len(m.value) + headers;
 }
 
 function groupByTopic(batch: Pending[]): TopicMessages[] {

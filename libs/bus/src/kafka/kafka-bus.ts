@@ -76,6 +76,7 @@ export class KafkaBus implements Bus {
     const batcher = new BatchingProducer((topicMessages) => producer.sendBatch({ topicMessages, acks: -1 }), {
       lingerMs: options.producer?.lingerMs ?? 5,
       maxBatchMessages: options.producer?.maxBatchMessages ?? 500,
+      maxBatchBytes: options.producer?.maxBatchBytes,
     });
     return new KafkaBus(kafka, producer, batcher, options.contracts, logger);
   }
