@@ -41,6 +41,8 @@ export interface ParsingResult {
 }
 
 const ms = (iso: string) => Date.parse(iso);
+/** Raw bytes kept in the store are read this much at a time. */
+const RAW_SLICE_BYTES = 1024 * 1024;
 
 /**
  * The parsing stage: reads a received report's raw bytes (inline, or from the raw store), streams
@@ -64,7 +66,9 @@ export class ParsingStage {
     const { store } = this.options;
     try {
       const result = await this.parse(received);
-      await store.query(`UPDATE raw_reports SET status = 'parsed', reason = NULL WHERE id = $1 AND status IN ('received', 'failed')`, [received.reportId]);
+      await store.query(`UPDATE raw_reports SET status = 'parsed', reason = NULL WHERE id = $1 AND status IN ('received', 'failed')`, [received.reportId], {
+        name: 'parsing-mark-parsed',
+      });
       return result;
     } catch (err) {
       if (isReportError(err) || (err instanceof ParsingStageError && !err.retriable)) {
@@ -75,7 +79,7 @@ export class ParsingStage {
   }
 
   private async parse(received: ReportReceivedV1): Promise<ParsingResult> {
-    const bytes = Buffer.isBuffer(received.raw) ? received.raw : await this.loadRaw(received.reportId);
+    const bytes = Buffer.isBuffer(received.raw) ? received.raw : await this.rawSlices(received.reportId);
     const { tenantId, reportId } = received;
     const result: ParsingResult = { documents: 0, records: 0, chunks: 0, duplicates: 0 };
     let chunker: RecordChunker | undefined;
@@ -164,16 +168,36 @@ export class ParsingStage {
        SELECT report_id FROM ins UNION ALL
        SELECT report_id FROM report_identities WHERE tenant_id = $1 AND identity = $2 LIMIT 1`,
       [tenantId, identity, docId],
+      { name: 'parsing-claim-identity' },
     );
     const owner = rows[0]?.report_id;
     return owner && owner !== docId ? owner : null;
   }
 
-  private async loadRaw(reportId: string): Promise<Buffer> {
-    const { rows } = await this.options.store.query<{ payload: Buffer | null }>('SELECT payload FROM raw_reports WHERE id = $1', [reportId]);
-    const payload = rows[0]?.payload;
-    if (!payload) throw new ParsingStageError('PARSING_RAW_MISSING', `raw bytes of report ${reportId} are not in the raw store`, false);
-    return payload;
+  /**
+   * A report kept in the raw store, read in slices as the parser asks for them: never the whole payload in
+   * memory (node-postgres receives bytea as hex text, so one read would hold it about three times over).
+   * Missing bytes fail here, before anything is published.
+   */
+  private async rawSlices(reportId: string): Promise<AsyncIterable<Buffer>> {
+    const { store } = this.options;
+    const { rows } = await store.query<{ size: number | null }>('SELECT octet_length(payload) AS size FROM raw_reports WHERE id = $1', [reportId]);
+    const size = rows[0]?.size;
+    if (size === null || size === undefined) {
+      throw new ParsingStageError('PARSING_RAW_MISSING', `raw bytes of report ${reportId} are not in the raw store`, false);
+    }
+    return (async function* () {
+      for (let offset = 0; offset < size; offset += RAW_SLICE_BYTES) {
+        const slice = await store.query<{ part: Buffer }>('SELECT substring(payload FROM $2 FOR $3) AS part FROM raw_reports WHERE id = $1', [
+          reportId,
+          offset + 1,
+          RAW_SLICE_BYTES,
+        ]);
+        const part = slice.rows[0]?.part;
+        if (!part || part.length === 0) throw new ParsingStageError('PARSING_RAW_MISSING', `raw bytes of report ${reportId} end early at ${offset} of ${size}`, false);
+        yield part;
+      }
+    })();
   }
 }
 
