@@ -126,6 +126,8 @@ export class ReportIntake {
               (SELECT status FROM existing) AS status,
               EXISTS (SELECT 1 FROM tenants WHERE id = $2::uuid) AS tenant_known`,
       [reportId, tenantId, sha256, payload.length, contentType, report.filename ?? null, payload, report.source, receivedAt],
+      // Parsed and planned once per connection: it runs for every report.
+      { name: 'intake-keep' },
     );
     const row = rows[0];
     if (!row.tenant_known) throw new IntakeError('INTAKE_TENANT_UNKNOWN', `tenant ${tenantId} does not exist`, 'tenantId');
@@ -151,7 +153,9 @@ export class ReportIntake {
         },
       },
     ]);
-    await this.options.store.query('UPDATE raw_reports SET published_at = now() WHERE id = $1 AND published_at IS NULL', [reportId]);
+    await this.options.store.query('UPDATE raw_reports SET published_at = now() WHERE id = $1 AND published_at IS NULL', [reportId], {
+      name: 'intake-mark-published',
+    });
     return { reportId, sha256, sizeBytes: payload.length, duplicate: false, status: 'received', contentType };
   }
 
