@@ -27,6 +27,7 @@ import { createGzip } from 'node:zlib';
 import { PgStore, runMigrations } from '@dmarc/store';
 import { issueApiKey } from '@dmarc/tenant-auth';
 import { spawnService, stopService, waitReady, type SpawnedService } from '@dmarc/testing';
+import { cpuSeconds } from './process-cpu';
 import { hugeSource } from './synthetic-report';
 
 process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
@@ -81,17 +82,6 @@ async function generate(file: string, id: number): Promise<{ xmlBytes: number; m
   });
   await pipeline(hugeSource(RECORDS, 1, id), count, createGzip({ level: 6 }), tap, createWriteStream(file));
   return { xmlBytes, messages, sha256: hash.digest('hex') };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 interface Sampler {

@@ -18,7 +18,6 @@
  * started is stopped, and BENCH_TIMEOUT_S (default 300) aborts the run with an error.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
@@ -27,6 +26,7 @@ import { PgStore, runMigrations } from '@dmarc/store';
 import { spawnService, waitReady, type SpawnedService } from '@dmarc/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { removeBenchTenant } from './bench-tenant';
+import { cpuSeconds } from './process-cpu';
 import { recordsPerReport } from './report-sizes';
 import { seededRandom } from './seeded-random';
 
@@ -94,16 +94,6 @@ function generate(runId: string): Generated[] {
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]) : null);
 const sortNum = (xs: number[]) => xs.sort((a, b) => a - b);
-/** CPU seconds a process has used so far (Linux /proc; null elsewhere), to see which service does the work. */
-function cpuSeconds(pid: number | undefined): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-    return Math.round(Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Stale services in our consumer groups would take part of the messages: refuse to start. */
@@ -220,7 +210,7 @@ async function main(): Promise<void> {
     const cpu = Object.fromEntries(
       services.map((svc, i) => {
         const [now, before] = [cpuSeconds(svc.child.pid), cpuBefore[i]];
-        return [SERVICES[i], now === null || before === null ? null : Math.round((now - before) * 100) / 100];
+        return [SERVICES[i], now === undefined || before === undefined ? null : Math.round((now - before) * 100) / 100];
       }),
     );
     const rows = (
