@@ -14,5 +14,5 @@ export {
   type SourceCounts,
 } from './domain-queries';
 export { AggregationError, type AggregationErrorCode } from './errors';
-export { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome, type ReportAggregatorOptions } from './report-aggregator';
+export { AGGREGATES_UPDATED_TOPIC, ANNOUNCE_EVERY_CHUNKS, PARSED_TOPIC, ReportAggregator, type ChunkOutcome, type ReportAggregatorOptions } from './report-aggregator';
 export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRecord } from './report-chunk-fixtures';

@@ -1,7 +1,7 @@
 import { createInProcessBus, type Bus, type Delivered } from '@dmarc/bus';
 import { loadContracts, type ReportParsed } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
-import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from './report-aggregator';
+import { AGGREGATES_UPDATED_TOPIC, ANNOUNCE_EVERY_CHUNKS, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from './report-aggregator';
 import { fixtureChunk, fixtureChunks, fixtureRecord } from './report-chunk-fixtures';
 
 interface CounterRow {
@@ -112,6 +112,20 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
     expect(await messages(t)).toBe(3);
     await until(() => updates.some((u) => u.tenantId === t));
     expect(updates.filter((u) => u.tenantId === t)).toHaveLength(1);
+  });
+
+  it('announces a report of many chunks on its first chunk, every ANNOUNCE_EVERY_CHUNKS-th and its completion only', async () => {
+    const t = await newTenant();
+    const total = ANNOUNCE_EVERY_CHUNKS + 2;
+    const records = Array.from({ length: total }, (_, i) => fixtureRecord({ sourceIp: `192.0.2.${i % 250}`, count: 1 }));
+    for (const c of fixtureChunks(t, id(t, 'big'), records, total)) await aggregator().handle(c);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(updates.filter((u) => u.tenantId === t).map((u) => [u.value.chunkIndex, u.value.reportComplete])).toEqual([
+      [0, false],
+      [ANNOUNCE_EVERY_CHUNKS, false],
+      [total - 1, true],
+    ]);
+    expect(await messages(t)).toBe(total);
   });
 
   it('does not count a report flagged as a duplicate of another, but records it', async () => {

@@ -41,6 +41,9 @@ export interface ReportAggregatorOptions {
  * Safe under redelivery at any point: the counting is guarded by the ledger in the same transaction,
  * and the announcement is repeated on a redelivery because the crash may have come before it.
  */
+/** How often a report still arriving is announced on dmarc.aggregates.updated, in chunks. */
+export const ANNOUNCE_EVERY_CHUNKS = 50;
+
 export class ReportAggregator {
   private readonly now: () => number;
 
@@ -68,7 +71,10 @@ export class ReportAggregator {
     // Announced whether or not this delivery applied it: after a crash between the commit and the
     // publish, the redelivery is the only chance left. Consumers treat it as a hint, so twice is fine.
     const changedCounters = counts.counters.length > 0 || (result.reportComplete && !outcome.duplicate);
-    if (changedCounters) {
+    // A huge report is hundreds of chunks of one domain and day: announcing each would make every chunk wait
+    // for a broker ack in turn. Its first chunk, every ANNOUNCE_EVERY_CHUNKS-th and its completion say the same.
+    const worthAnnouncing = result.reportComplete || counts.chunkIndex % ANNOUNCE_EVERY_CHUNKS === 0;
+    if (changedCounters && worthAnnouncing) {
       await this.options.publisher.publish(AGGREGATES_UPDATED_TOPIC, [
         {
           key: `${counts.tenantId}:${counts.domain}`,
