@@ -1,6 +1,6 @@
 import type { Contracts } from '@dmarc/contracts';
 import type { BackoffOptions } from './backoff';
-import type { ConsumeOptions, MessageHandler } from './bus';
+import type { BatchHandler, ConsumeOptions, MessageHandler } from './bus';
 import { InvalidBusOptionsError } from './errors';
 
 /** ConsumeOptions with every default applied, checked once when the consumer starts. */
@@ -15,6 +15,8 @@ export interface ResolvedConsumeOptions<T extends string> {
   maxAttempts: number;
   partitionsConsumedConcurrently: number;
   messageConcurrency: number;
+  /** Set when messages go through a batch handler first. */
+  batch: { handler: BatchHandler<T>; maxMessages: number } | undefined;
   service: string;
   commitIntervalMs: number;
   sessionTimeoutMs: number;
@@ -42,6 +44,7 @@ export function resolveConsumeOptions<T extends string>(options: ConsumeOptions<
     maxAttempts: options.maxAttempts ?? Infinity,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
     messageConcurrency: options.messageConcurrency ?? 1,
+    batch: options.batch ? { handler: options.batch.handler, maxMessages: options.batch.maxMessages ?? 100 } : undefined,
     service: options.service ?? options.groupId,
     commitIntervalMs: options.commitIntervalMs ?? 5_000,
     sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
@@ -53,6 +56,8 @@ export function resolveConsumeOptions<T extends string>(options: ConsumeOptions<
   if (!(resolved.maxAttempts >= 1)) fail('maxAttempts must be at least 1');
   if (!(resolved.partitionsConsumedConcurrently >= 1)) fail('partitionsConsumedConcurrently must be at least 1');
   if (!(Number.isInteger(resolved.messageConcurrency) && resolved.messageConcurrency >= 1)) fail('messageConcurrency must be an integer of at least 1');
+  if (resolved.batch && !(Number.isInteger(resolved.batch.maxMessages) && resolved.batch.maxMessages >= 1)) fail('batch.maxMessages must be an integer of at least 1');
+  if (resolved.batch && resolved.messageConcurrency > 1) fail('batch and messageConcurrency > 1 do not go together: a batch already has its messages in hand at once');
   if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) fail('heartbeatIntervalMs must be below sessionTimeoutMs');
   return resolved;
 }

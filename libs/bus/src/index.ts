@@ -1,9 +1,12 @@
 export type {
+  BatchHandler,
+  BatchOptions,
   Bus,
   ConsumeOptions,
   Delivered,
   DeliveredMessage,
   MessageHandler,
+  MessageTrace,
   OutgoingMessage,
   PauseOptions,
   Publisher,

@@ -4,7 +4,7 @@ import type { Span } from '@opentelemetry/api';
 import type { OutgoingMessage } from './bus';
 import { codeOf, isRetriable, messageOf, MissingTenantError, TenantMismatchError } from './errors';
 import { BUS_HEADERS } from './headers';
-import { injectTraceContext } from './tracing';
+import { injectMessageTrace, injectTraceContext } from './tracing';
 
 /** A message as it goes on the wire, the same for both drivers. */
 export interface WireRecord {
@@ -28,7 +28,9 @@ export function encodeOutgoing(contracts: Contracts, topic: string, messages: Re
     const headers: Record<string, string> = { ...message.headers, ...encoded.headers, [BUS_HEADERS.tenantId]: message.tenantId };
     delete headers[BUS_HEADERS.traceparent];
     delete headers[BUS_HEADERS.tracestate];
-    injectTraceContext(span, headers);
+    // A batch handler publishes for many messages at once: each output continues its own input's trace.
+    if (message.trace) injectMessageTrace(message.trace, headers);
+    else injectTraceContext(span, headers);
     return { key: message.key ?? null, value: encoded.value, headers };
   });
 }

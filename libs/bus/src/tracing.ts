@@ -32,6 +32,11 @@ export function injectTraceContext(span: Span | undefined, headers: Record<strin
   propagation.inject(ctx, headers);
 }
 
+/** Writes a delivered message's trace context (`Delivered.trace`) into `headers`. */
+export function injectMessageTrace(ctx: Context, headers: Record<string, string>): void {
+  propagation.inject(ctx, headers);
+}
+
 /** The producer's context, from a message's headers: the parent of its CONSUMER span. */
 export function extractTraceContext(headers: Record<string, string>): Context {
   return propagation.extract(ROOT_CONTEXT, headers);

@@ -1,6 +1,6 @@
 import { backoffDelay, sleep } from '../backoff';
 import type { ResolvedConsumeOptions } from '../consume-options';
-import type { DeliveryProcessor } from '../delivery-processor';
+import type { DeliveryProcessor, Outcome } from '../delivery-processor';
 import { messageOf } from '../errors';
 import type { BusLogger } from '../logger';
 import type { InProcessTopic } from './partition-log';
@@ -137,25 +137,46 @@ class PartitionWorker {
       }
       const member = this.group.memberFor(this.topic.name, this.partition);
       if (!member) return;
-      const prior = this.failing?.offset === offset ? this.failing.attempts : 0;
-      const outcome = await member.track(
-        member.processor.process({ topic: this.topic.name, partition: this.partition, offset: String(offset), ...stored }, prior),
-      );
+      const prior = (at: number) => (this.failing?.offset === at ? this.failing.attempts : 0);
+      const record = (at: number, entry: NonNullable<typeof stored>) => ({ topic: this.topic.name, partition: this.partition, offset: String(at), ...entry });
+      if (member.options.batch) {
+        // What is already in the log, up to a batch: the same slices a Kafka fetch would hand over.
+        const records = [record(offset, stored)];
+        for (let at = offset + 1; records.length < member.options.batch.maxMessages; at++) {
+          const next = log.at(at);
+          if (!next) break;
+          records.push(record(at, next));
+        }
+        const outcomes = await member.track(member.processor.processBatch(records, (r) => prior(Number(r.offset))));
+        const done = outcomes.findIndex((o) => o.kind !== 'done');
+        const settled = done === -1 ? outcomes.length : done;
+        if (settled > 0) {
+          this.group.commit(this.topic.name, this.partition, offset + settled);
+          this.failing = undefined;
+          this.pauses = 0;
+        }
+        if (done !== -1) this.afterFailure(member, offset + settled, outcomes[done]);
+        continue;
+      }
+      const outcome = await member.track(member.processor.process(record(offset, stored), prior(offset)));
       if (outcome.kind === 'done') {
         this.group.commit(this.topic.name, this.partition, offset + 1);
         this.failing = undefined;
         this.pauses = 0;
-      } else if (outcome.kind === 'retry-later') {
-        // Nothing is committed and nothing skipped: the same message is tried again after the pause.
-        this.failing = { offset, attempts: outcome.attempts };
-        this.pauses++;
-        const pauseMs = backoffDelay(this.pauses, member.options.pauseBackoff);
-        this.pausedUntil = Date.now() + pauseMs;
-        this.logger.warn(
-          { topic: this.topic.name, partition: this.partition, offset, attempts: outcome.attempts, pauseMs, groupId: this.group.groupId },
-          `pausing ${this.topic.name}[${this.partition}] for ${pauseMs} ms: ${messageOf(outcome.error)}`,
-        );
-      }
+      } else this.afterFailure(member, offset, outcome);
     }
+  }
+
+  private afterFailure(member: GroupMember, offset: number, outcome: Outcome): void {
+    if (outcome.kind !== 'retry-later') return;
+    // Nothing is committed and nothing skipped: the same message is tried again after the pause.
+    this.failing = { offset, attempts: outcome.attempts };
+    this.pauses++;
+    const pauseMs = backoffDelay(this.pauses, member.options.pauseBackoff);
+    this.pausedUntil = Date.now() + pauseMs;
+    this.logger.warn(
+      { topic: this.topic.name, partition: this.partition, offset, attempts: outcome.attempts, pauseMs, groupId: this.group.groupId },
+      `pausing ${this.topic.name}[${this.partition}] for ${pauseMs} ms: ${messageOf(outcome.error)}`,
+    );
   }
 }

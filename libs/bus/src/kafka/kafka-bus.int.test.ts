@@ -27,6 +27,7 @@ const TOPICS = {
   downstream: topicFor('downstream'),
   close: topicFor('close'),
   concurrent: topicFor('concurrent'),
+  batch: topicFor('batch'),
 };
 type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 const contracts: Contracts = loadContracts({ topicAliases: Object.fromEntries(Object.values(TOPICS).map((t) => [t, SUBJECT])) });
@@ -67,7 +68,7 @@ beforeAll(async () => {
   bus = await createKafkaBus({ brokers, clientId: 'bus-int', contracts, logger, connectRetry: { maxAttempts: 10 } });
   await bus.ensureTopics([
     { topic: TOPICS.roundTrip, partitions: 3 },
-    ...[TOPICS.kill, TOPICS.malformed, TOPICS.downstream, TOPICS.close, TOPICS.concurrent].map((topic) => ({ topic, partitions: 1 })),
+    ...[TOPICS.kill, TOPICS.malformed, TOPICS.downstream, TOPICS.close, TOPICS.concurrent, TOPICS.batch].map((topic) => ({ topic, partitions: 1 })),
   ]);
 });
 
@@ -269,6 +270,34 @@ describe('Kafka bus against a real broker', () => {
       expect(ns).toEqual([...ns].sort((a, b) => a - b));
     }
     await waitForCommitted(groupId, topic, ['24']);
+  });
+
+  it('(g) with a batch handler, takes fetched messages many at once; what it leaves goes one by one, a bad one to the DLQ', async () => {
+    const topic = TOPICS.batch;
+    const groupId = `${runId}-batch`;
+    const ids = Array.from({ length: 40 }, (_, i) => `b-${String(i).padStart(2, '0')}`);
+    await bus.publish(topic, ids.map((id) => ({ key: 'k', value: report(id), tenantId: 't-1' })));
+    const batches: string[][] = [];
+    const single: string[] = [];
+    const letters: string[] = [];
+    await consume({ groupId: `${groupId}-dlq`, topics: [`${topic}.dlq`], handler: async (m) => void letters.push(m.value.errorCode) });
+    await consume({
+      groupId,
+      topics: [topic],
+      handler: async (m) => {
+        single.push(idOf(m));
+        if (idOf(m) === 'b-13') throw new TestDownstreamError('BAD_REPORT', false);
+      },
+      // The batch leaves every tenth message and b-13 (which then fails for good) to the per-message handler.
+      batch: { maxMessages: 16, handler: async (ms) => (batches.push(ms.map(idOf)), ms.filter((m) => idOf(m).endsWith('0') || idOf(m) === 'b-13')) },
+    });
+    await waitFor('every message', () => batches.flat().length + single.length >= 40 + 5 && letters.length === 1, 30_000);
+    await waitForCommitted(groupId, topic, ['40']);
+    expect(batches.flat()).toEqual(ids);
+    expect(batches.every((b) => b.length <= 16)).toBe(true);
+    expect(batches.length).toBeLessThan(40);
+    expect(single).toEqual(['b-00', 'b-10', 'b-13', 'b-20', 'b-30']);
+    expect(letters).toEqual(['BAD_REPORT']);
   });
 });
 

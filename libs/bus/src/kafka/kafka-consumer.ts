@@ -102,6 +102,7 @@ export class KafkaSubscription implements Subscription {
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    if (this.options.batch) return this.handleInBatches(payload, this.options.batch.maxMessages);
     if (this.options.messageConcurrency > 1) return this.handleBatchConcurrently(payload);
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale } = payload;
     const id = `${batch.topic}|${batch.partition}`;
@@ -121,6 +122,47 @@ export class KafkaSubscription implements Subscription {
     }
     // Commit what this batch finished now, not at the next interval: the batch may have ended
     // early because the consumer is closing or the partition paused.
+    const pending = uncommittedOffsets();
+    if (pending.topics.length > 0) await commitOffsetsIfNecessary(pending);
+  }
+
+  /**
+   * The fetched batch in slices of up to `maxMessages`, each through the batch handler (then the
+   * per-message handler for what it left): offsets resolved in order up to the first message not done.
+   */
+  private async handleInBatches(payload: EachBatchPayload, maxMessages: number): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale } = payload;
+    const id = `${batch.topic}|${batch.partition}`;
+    const failing = this.failing.get(id);
+    const prior = (record: { offset: string }) => (failing?.offset === record.offset ? failing.attempts : 0);
+    for (let start = 0; start < batch.messages.length; start += maxMessages) {
+      if (this.closing || !isRunning() || isStale()) break;
+      const records = batch.messages.slice(start, start + maxMessages).map((message) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: message.headers ?? {},
+      }));
+      const outcomes = await this.processor.processBatch(records, prior, heartbeat);
+      let stopped = false;
+      for (let i = 0; i < outcomes.length; i++) {
+        const outcome = outcomes[i];
+        if (outcome.kind === 'done') {
+          resolveOffset(records[i].offset);
+          this.failing.delete(id);
+          this.pauses.delete(id);
+          continue;
+        }
+        if (outcome.kind === 'retry-later') this.pausePartition(payload, records[i].offset, outcome);
+        stopped = true;
+        break;
+      }
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+      if (stopped) break;
+    }
     const pending = uncommittedOffsets();
     if (pending.topics.length > 0) await commitOffsetsIfNecessary(pending);
   }
