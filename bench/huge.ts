@@ -28,6 +28,7 @@ import { PgStore, runMigrations } from '@dmarc/store';
 import { issueApiKey } from '@dmarc/tenant-auth';
 import { spawnService, stopService, waitReady, type SpawnedService } from '@dmarc/testing';
 import { cpuSeconds } from './process-cpu';
+import { benchServiceEnv } from './service-env';
 import { hugeSource } from './synthetic-report';
 
 process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     const gzBytes = statSync(file).size;
     checkDeadline('generating the report');
 
-    for (const name of SERVICES) services.push(await spawnService(name, { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' }));
+    for (const name of SERVICES) services.push(await spawnService(name, benchServiceEnv('warn')));
     const procs = new Map<string, number | undefined>(services.map((s, i) => [SERVICES[i], s.child.pid]));
     procs.set('bench', process.pid);
     sampler = sampleRss(procs);

@@ -29,6 +29,7 @@ import { removeBenchTenant } from './bench-tenant';
 import { cpuSeconds } from './process-cpu';
 import { recordsPerReport } from './report-sizes';
 import { seededRandom } from './seeded-random';
+import { benchServiceEnv } from './service-env';
 
 process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
 process.env.DATABASE_URL ??= 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc';
@@ -178,8 +179,7 @@ async function main(): Promise<void> {
   const services: SpawnedService[] = [];
   let bus: Bus | undefined;
   try {
-    // BENCH_NODE_OPTIONS reaches the services (e.g. `--require` of a script starting the inspector profiler, to see where their time goes).
-    const serviceEnv = { LOG_LEVEL, ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) };
+    const serviceEnv = benchServiceEnv('info');
     for (const name of SERVICES) services.push(await spawnService(name, serviceEnv));
     // Last resort should anything above hang past the deadline: no service outlives the bench.
     setTimeout(() => {
