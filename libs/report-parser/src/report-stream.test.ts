@@ -125,6 +125,61 @@ describe('input detection', () => {
   });
 });
 
+describe('small gzip held in memory (inflated in one synchronous call)', () => {
+  const records = Array.from({ length: 20 }, (_, i) => recordXml(i));
+  const report = Buffer.from(aggregateXml({ records }));
+
+  /** Every event, or the error's code, reason and document: the same whichever path inflated the input. */
+  async function outcome(input: Buffer | Readable, options = {}): Promise<unknown> {
+    const events: unknown[] = [];
+    try {
+      for await (const event of streamReports(input, { filename: 'r.xml.gz', ...options })) events.push(event);
+    } catch (err) {
+      if (!(err instanceof ReportError)) throw err;
+      return { events, code: err.code, reason: err.reason, document: err.document };
+    }
+    return { events };
+  }
+  // A stream is never held whole, so it always takes the streamed path.
+  const streamed = (bytes: Buffer, options = {}) => outcome(Readable.from([bytes.subarray(0, 7), bytes.subarray(7)]), options);
+
+  it.each([
+    ['one member', zlib.gzipSync(report)],
+    ['junk after the data (Mimecast CRLF), noted', Buffer.concat([zlib.gzipSync(report), Buffer.from('\r\n')])],
+    ['two members', Buffer.concat([zlib.gzipSync(report.subarray(0, 500)), zlib.gzipSync(report.subarray(500))])],
+    ['gzip inside a deflated zip entry', buildZip([{ name: 'r.xml.gz', data: zlib.gzipSync(report) }])],
+  ])('gives the same report as the streamed path: %s', async (_, bytes) => {
+    const fast = await outcome(bytes);
+    expect(fast).toEqual(await streamed(bytes));
+    expect((fast as { events: unknown[] }).events.length).toBeGreaterThan(2);
+  });
+
+  it('fails a truncated or corrupt gzip exactly as the streamed path does', async () => {
+    const gz = zlib.gzipSync(report);
+    const corrupt = Buffer.from(gz);
+    corrupt.fill(0xff, 40, 60);
+    for (const bytes of [gz.subarray(0, gz.length - 30), corrupt]) {
+      const fast = await outcome(bytes);
+      expect(fast).toMatchObject({ code: expect.stringMatching(/^REPORT_/) });
+      expect(fast).toEqual(await streamed(bytes));
+    }
+  });
+
+  it('still refuses a small gzip bomb at the limit, and reads past the synchronous cap by streaming', async () => {
+    // About 21 MiB of XML in a few dozen KiB: past the 16 MiB the synchronous call may produce.
+    const big = Buffer.from(aggregateXml({ records: Array.from({ length: 40_000 }, () => recordXml(1)) }));
+    expect(big.length).toBeGreaterThan(18 << 20);
+    const bomb = zlib.gzipSync(big, { level: 9 });
+    expect(bomb.length).toBeLessThan(256 * 1024);
+    for (const limit of [1 << 20, 18 << 20]) {
+      expect(await outcome(bomb, { maxDecompressedBytes: limit })).toMatchObject({ code: 'REPORT_DECOMPRESSION_LIMIT' });
+    }
+    let read = 0;
+    for await (const event of streamReports(bomb, { maxDecompressedBytes: 32 << 20 })) if (event.type === 'records') read += event.records.length;
+    expect(read).toBe(40_000);
+  });
+});
+
 describe('e-mails', () => {
   it('multipart/report with a base64 gzip attachment', async () => {
     const mail = multipart('multipart/report; report-type=dmarc', [

@@ -99,6 +99,18 @@ export class ByteReader {
     }
   }
 
+  /**
+   * The rest of an input already in memory, as one buffer, if it is at most `max` bytes; null when more of it
+   * is still to come from a stream, or it is larger. Nothing is consumed.
+   */
+  held(max: number): Buffer | null {
+    if (this.source !== null && !this.done) return null;
+    let total = 0;
+    for (const part of this.pushedBack) if ((total += part.length) > max) return null;
+    if (this.pushedBack.length === 1) return this.pushedBack[0];
+    return Buffer.concat([...this.pushedBack].reverse(), total);
+  }
+
   /** The whole rest of the input in one buffer, refused past `limit` bytes before it is all held. */
   async readAll(limit: number, what: string): Promise<Buffer> {
     const parts: Buffer[] = [];

@@ -19,6 +19,11 @@ export class DecompressionBudget {
     }
   }
 
+  /** Bytes that may still be produced before the limit is passed. */
+  get remaining(): number {
+    return Math.max(0, this.limit - this.produced);
+  }
+
   get total(): number {
     return this.produced;
   }

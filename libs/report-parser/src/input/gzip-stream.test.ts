@@ -53,6 +53,20 @@ describe('gunzip', () => {
     expect((await gunzipAll(Buffer.concat([zlib.gzipSync(text), Buffer.alloc(100)]))).repairs).toEqual([]);
   });
 
+  it('inflates a small buffer in one piece and a stream in pieces, to the same bytes and repairs', async () => {
+    const gz = Buffer.concat([zlib.gzipSync(text.subarray(0, 1000)), zlib.gzipSync(text.subarray(1000)), Buffer.from('\r\n')]);
+    const fast = await gunzipAll(gz);
+    const repairs = new RepairLog();
+    const parts: Buffer[] = [];
+    const chunks = (async function* () {
+      for (let at = 0; at < gz.length; at += 100) yield gz.subarray(at, at + 100);
+    })();
+    for await (const chunk of gunzip(ByteReader.fromChunks(chunks), new DecompressionBudget(1 << 30), repairs, 'r.xml.gz')) parts.push(chunk);
+    expect(fast.out.equals(Buffer.concat(parts))).toBe(true);
+    expect(fast.out.equals(text)).toBe(true);
+    expect(fast.repairs).toEqual(repairs.list());
+  });
+
   it('refuses corrupt data, a wrong checksum and a truncated stream', async () => {
     const gz = zlib.gzipSync(text);
     const badCrc = Buffer.from(gz);
@@ -73,11 +87,11 @@ describe('gunzip', () => {
       bomb = await zeroBomb(256 << 20);
     });
 
-    const drain = async (limit: number): Promise<{ produced: number; growth: number }> => {
+    const drain = async (limit: number, input = bomb): Promise<{ produced: number; growth: number }> => {
       const before = process.memoryUsage().rss;
       let peak = before;
       let produced = 0;
-      for await (const chunk of gunzip(ByteReader.fromBuffer(bomb), new DecompressionBudget(limit), new RepairLog(), 'bomb.gz')) {
+      for await (const chunk of gunzip(ByteReader.fromBuffer(input), new DecompressionBudget(limit), new RepairLog(), 'bomb.gz')) {
         produced += chunk.length;
         peak = Math.max(peak, process.memoryUsage().rss);
       }
@@ -95,6 +109,15 @@ describe('gunzip', () => {
     it('decompresses as a stream: 256 MiB pass through while the process grows by a few MiB', async () => {
       const { produced, growth } = await drain(1 << 30);
       expect(produced).toBe(256 << 20);
+      expect(growth).toBeLessThan(64 << 20);
+    });
+
+    it('a bomb small enough for the synchronous path costs at most its cap, then streams', async () => {
+      const small = await zeroBomb(128 << 20);
+      expect(small.length).toBeLessThan(256 * 1024);
+      await expect(drain(16 << 20, small)).rejects.toMatchObject({ code: 'REPORT_DECOMPRESSION_LIMIT' });
+      const { produced, growth } = await drain(1 << 30, small);
+      expect(produced).toBe(128 << 20);
       expect(growth).toBeLessThan(64 << 20);
     });
   });

@@ -5,16 +5,49 @@ import type { ByteReader } from './byte-reader';
 import type { DecompressionBudget } from './decompression-budget';
 
 const OUTPUT_CHUNK = 64 * 1024;
+// A deflate stream this small and already in memory (most reports: a few hundred bytes) is inflated in one
+// synchronous call, where a stream would cost more than the inflating. Its output is capped, so a bomb costs
+// at most that much before the streamed path takes over and refuses it at the budget, in bounded memory.
+const SYNC_MAX_INPUT = 256 * 1024;
+const SYNC_MAX_OUTPUT = 16 * 1024 * 1024;
 
 /**
  * Inflates one raw deflate stream read from `reader`, yielding output chunks as they come (memory stays at
- * a few chunks, whatever the size), and gives back to the reader every byte after the end of the deflate
+ * a few chunks, whatever the size; a small input held in memory comes out in one chunk of at most
+ * SYNC_MAX_OUTPUT), and gives back to the reader every byte after the end of the deflate
  * data: the gzip trailer, a next gzip member, or the junk some senders append.
  *
  * Node's own gunzip cannot be used for that: on bytes after a member that are not another member it fails
  * ("incorrect header check") and drops the output of the last chunk (Mimecast reports end in "\r\n").
  */
 export async function* inflateRaw(reader: ByteReader, budget: DecompressionBudget, what: string): AsyncGenerator<Buffer> {
+  const held = inflateHeld(reader, budget);
+  if (held) {
+    budget.consume(held.output.length, what);
+    await reader.skip(held.consumed);
+    if (held.output.length > 0) yield held.output;
+    return;
+  }
+  yield* inflateStreamed(reader, budget, what);
+}
+
+/** The synchronous fast path: the output and the input bytes it took, or null to leave it to the stream. */
+function inflateHeld(reader: ByteReader, budget: DecompressionBudget): { output: Buffer; consumed: number } | null {
+  const cap = Math.min(budget.remaining, SYNC_MAX_OUTPUT);
+  const input = cap > 0 ? reader.held(SYNC_MAX_INPUT) : null;
+  if (!input) return null;
+  try {
+    // `info` gives the engine too: its bytesWritten is where the deflate data ended (trailer, next member, junk).
+    const { buffer, engine } = zlib.inflateRawSync(input, { maxOutputLength: cap, info: true }) as unknown as { buffer: Buffer; engine: zlib.InflateRaw };
+    return { output: buffer, consumed: engine.bytesWritten };
+  } catch {
+    // Past the cap, truncated or corrupt: the streamed path reads it again and decides, so the bomb limit,
+    // the error and the output before it are exactly what they always were.
+    return null;
+  }
+}
+
+async function* inflateStreamed(reader: ByteReader, budget: DecompressionBudget, what: string): AsyncGenerator<Buffer> {
   const inflater = zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK });
   // Written chunks the inflater may not have consumed yet, and the count written before the first of them.
   const unconfirmed: Buffer[] = [];
