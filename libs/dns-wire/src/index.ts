@@ -1,0 +1,1 @@
+export type { DnsRecord, Rcode, RecordType, Upstream, UpstreamAnswer } from './upstream';
