@@ -9,3 +9,11 @@ export class ParsingStageError extends Error {
     this.name = 'ParsingStageError';
   }
 }
+
+/** Internal to the batch path: a report it will not hold in memory, left to the per-report path. Never thrown out of the stage. */
+export class NotBatchable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotBatchable';
+  }
+}

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { createInProcessBus, type Bus } from '@dmarc/bus';
+import { createInProcessBus, type Bus, type MessageTrace, type Publisher } from '@dmarc/bus';
 import { loadContracts, type ReportParsedV1, type ReportReceivedV1, type TlsReportParsedV1 } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
 import { ParsingStage } from './index';
@@ -13,6 +13,9 @@ const xml = (id: string, n: number) =>
     `<identifiers><header_from>example.com</header_from></identifiers><auth_results><spf><domain>example.com</domain><result>fail</result></spf></auth_results></record>`,
   ).join('') +
   `</feedback>`;
+
+const tlsJson = (id: string) => TLS.replace('5065427c-23d3-47ca-b6e0-946ea0e8c4be', id);
+const arf = (messageId: string) => ARF.replace('<abc@example.com>', `<${messageId}@example.com>`);
 
 const TLS = JSON.stringify({
   'organization-name': 'Company-X',
@@ -28,12 +31,70 @@ const TLS = JSON.stringify({
   ],
 });
 
+const ARF = [
+  'From: dmarc-reports@receiver.example',
+  'To: ruf@example.com',
+  'Subject: DMARC failure report',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/report; report-type=feedback-report; boundary="arf"',
+  '',
+  '--arf',
+  'Content-Type: text/plain',
+  '',
+  'This is an authentication failure report.',
+  '--arf',
+  'Content-Type: message/feedback-report',
+  '',
+  'Feedback-Type: auth-failure',
+  'Version: 1',
+  'Original-Mail-From: <bounce@example.com>',
+  'Arrival-Date: Tue, 30 Apr 2019 02:09:00 +0000',
+  'Source-IP: 192.0.2.1',
+  'Auth-Failure: dmarc',
+  'Reported-Domain: example.com',
+  '',
+  '--arf',
+  'Content-Type: text/rfc822-headers',
+  '',
+  'From: news@example.com',
+  'Subject: Hello',
+  'Message-ID: <abc@example.com>',
+  '',
+  '--arf--',
+  '',
+].join('\r\n');
+
+/** An e-mail with each report as an attachment of its own. */
+const mail = (...reports: string[]) =>
+  Buffer.from(
+    [
+      'From: reports@example.net',
+      'Subject: Report',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      ...reports.flatMap((r, i) => ['--b', `Content-Type: text/xml; name="r${i}.xml"`, `Content-Disposition: attachment; filename="r${i}.xml"`, '', r]),
+      '--b--',
+      '',
+    ].join('\r\n'),
+  );
+
+interface Published {
+  topic: string;
+  key: string | null;
+  reportId: string;
+  chunkIndex: number;
+  duplicateOf: string | null;
+  raw: Buffer;
+}
+
 describe('ParsingStage', () => {
   let store: Store;
   let bus: Bus;
   let tenantId: string;
   const parsed: ReportParsedV1[] = [];
   const tls: TlsReportParsedV1[] = [];
+  const published: Published[] = [];
   let n = 0;
 
   beforeAll(async () => {
@@ -43,7 +104,15 @@ describe('ParsingStage', () => {
     bus = createInProcessBus({ contracts: loadContracts() });
     await bus.consume({ groupId: 'p', topics: ['dmarc.reports.parsed'], handler: async (m) => void parsed.push(m.value as ReportParsedV1) });
     await bus.consume({ groupId: 't', topics: ['dmarc.reports.tls.parsed'], handler: async (m) => void tls.push(m.value as TlsReportParsedV1) });
-  });
+    await bus.consume({
+      groupId: 'all',
+      topics: ['dmarc.reports.parsed', 'dmarc.reports.forensic.parsed', 'dmarc.reports.tls.parsed'],
+      handler: async (m) => {
+        const value = m.value as { reportId: string; chunkIndex?: number; duplicateOf: string | null };
+        published.push({ topic: m.topic, key: m.key, reportId: value.reportId, chunkIndex: value.chunkIndex ?? 0, duplicateOf: value.duplicateOf, raw: m.raw });
+      },
+    });
+  }, 30_000);
   afterAll(async () => {
     await bus.close();
     await store.close();
@@ -102,6 +171,147 @@ describe('ParsingStage', () => {
     expect(tls.find((t) => t.reportId === msg.reportId)).toMatchObject({
       organizationName: 'Company-X',
       policies: [{ policyType: 'sts', policyDomain: 'company-y.example', successfulSessions: 5326, failedSessions: 303 }],
+    });
+  });
+
+  describe('handleMany (batch fast path)', () => {
+    const ids = (xs: Array<{ received: ReportReceivedV1 }>) => new Set(xs.map((x) => x.received.reportId));
+    const of = (items: Array<{ received: ReportReceivedV1 }>, from: number) => {
+      const mine = ids(items);
+      return published
+        .slice(from)
+        .filter((p) => mine.has(p.reportId.split('#')[0]))
+        .sort((a, b) => a.reportId.localeCompare(b.reportId) || a.topic.localeCompare(b.topic) || a.chunkIndex - b.chunkIndex);
+    };
+    const identities = async () => Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM report_identities')).rows[0].n);
+    const item = async (payload: Buffer, filename: string) => ({ received: await received(payload, filename) });
+
+    it('publishes byte for byte what handle() publishes, with the same results, for aggregate, failure and TLS reports', async () => {
+      const items = [
+        await item(Buffer.from(xml('m-1', 1)), 'a.xml'),
+        await item(gzipSync(xml('m-2', 3)), 'b.xml.gz'),
+        await item(Buffer.from(arf('m-3')), 'f.eml'),
+        await item(gzipSync(tlsJson('m-4')), 't.json.gz'),
+        await item(mail(xml('m-5', 2), xml('m-6', 0)), 'two.eml'),
+        // The same report as the first, through other bytes: its duplicate.
+        await item(gzipSync(xml('m-1', 1)), 'a-again.xml.gz'),
+      ];
+      const from = published.length;
+      const batch = await stage(10).handleMany(items);
+      await settle();
+      const fromBatch = of(items, from);
+
+      const middle = published.length;
+      const one: unknown[] = [];
+      for (const { received: r } of items) one.push(await stage(10).handle(r));
+      await settle();
+      const fromHandle = of(items, middle);
+
+      expect(batch).toEqual(one);
+      expect(batch[5]).toMatchObject({ documents: 1, duplicates: 1 });
+      expect(batch[4]).toMatchObject({ documents: 2, records: 2, chunks: 2 });
+      expect(fromBatch.map((p) => [p.topic, p.reportId, p.chunkIndex, p.duplicateOf])).toEqual(fromHandle.map((p) => [p.topic, p.reportId, p.chunkIndex, p.duplicateOf]));
+      expect(fromBatch.map((p) => p.raw.toString('hex'))).toEqual(fromHandle.map((p) => p.raw.toString('hex')));
+      expect(new Set(fromBatch.map((p) => p.topic))).toEqual(new Set(['dmarc.reports.parsed', 'dmarc.reports.forensic.parsed', 'dmarc.reports.tls.parsed']));
+      expect(fromBatch.find((p) => p.reportId === items[5].received.reportId)?.duplicateOf).toBe(items[0].received.reportId);
+      for (const { received: r } of items) expect(await status(r.reportId)).toEqual({ status: 'parsed', reason: null });
+    });
+
+    it('publishes once per topic, each message with the trace of its report', async () => {
+      const calls: Array<{ topic: string; traces: unknown[] }> = [];
+      const recording: Publisher = {
+        publish: (topic, messages) => {
+          calls.push({ topic, traces: messages.map((m) => m.trace) });
+          return bus.publish(topic, messages);
+        },
+        publishRaw: (topic, messages) => bus.publishRaw(topic, messages),
+      };
+      const traceA = { a: 1 } as unknown as MessageTrace;
+      const traceB = { b: 2 } as unknown as MessageTrace;
+      const a = await received(Buffer.from(xml('tr-1', 1)), 'a.xml');
+      const b = await received(gzipSync(tlsJson('tr-2')), 't.json.gz');
+      const c = await received(Buffer.from(xml('tr-3', 1)), 'c.xml');
+      await new ParsingStage({ store, publisher: recording, chunkRecords: 10, now: () => 42 }).handleMany([
+        { received: a, trace: traceA },
+        { received: b, trace: traceB },
+        { received: c, trace: traceB },
+      ]);
+      expect(calls).toEqual([
+        { topic: 'dmarc.reports.parsed', traces: [traceA, traceB] },
+        { topic: 'dmarc.reports.tls.parsed', traces: [traceB] },
+      ]);
+    });
+
+    it('leaves a bad report alone to handle(): nothing of it published, the others are', async () => {
+      const good1 = await item(Buffer.from(xml('b-1', 1)), 'a.xml');
+      const bad = await item(Buffer.from('<feedback><report_metadata><org_name>x'), 'bad.xml');
+      const good2 = await item(gzipSync(tlsJson('b-3')), 't.json.gz');
+      const from = published.length;
+      const results = await stage(10).handleMany([good1, bad, good2]);
+      await settle();
+      expect(results).toEqual([{ documents: 1, records: 1, chunks: 1, duplicates: 0 }, null, { documents: 1, records: 0, chunks: 0, duplicates: 0 }]);
+      expect(of([good1, good2], from)).toHaveLength(2);
+      expect(of([bad], from)).toEqual([]);
+      expect(await status(bad.received.reportId)).toEqual({ status: 'received', reason: null });
+      await expect(stage(10).handle(bad.received)).rejects.toMatchObject({ retriable: false });
+    });
+
+    it('leaves to handle() a report of more records than one chunk, a report held by reference, and an input with no report', async () => {
+      const many = await item(Buffer.from(xml('c-1', 5)), 'many.xml');
+      // A few KiB of gzip inflating to 50,000 records: reading stops at the chunk size.
+      const inflating = await item(gzipSync(xml('c-2', 50_000), { level: 9 }), 'big.xml.gz');
+      const byRef = await item(Buffer.from(xml('c-3', 1)), 'ref.xml');
+      byRef.received = { ...byRef.received, raw: { uri: `pg://raw_reports/${byRef.received.reportId}` } };
+      const empty = await item(Buffer.from('From: a@b.c\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nhello\r\n'), 'x.eml');
+      const small = await item(Buffer.from(xml('c-5', 2)), 'small.xml');
+      const from = published.length;
+      const started = Date.now();
+      const results = await stage(2).handleMany([many, inflating, byRef, empty, small]);
+      await settle();
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(results).toEqual([null, null, null, null, { documents: 1, records: 2, chunks: 1, duplicates: 0 }]);
+      expect(of([many, inflating, byRef, empty], from)).toEqual([]);
+      expect(of([small], from)).toHaveLength(1);
+      expect(await stage(2).handle(many.received)).toEqual({ documents: 1, records: 5, chunks: 3, duplicates: 0 });
+      expect(await stage(2).handle(byRef.received)).toEqual({ documents: 1, records: 1, chunks: 1, duplicates: 0 });
+    });
+
+    it('decides duplicates within a batch and against an earlier one as handle() would, one after the other', async () => {
+      const first = await item(Buffer.from(xml('d-1', 1)), 'a.xml');
+      const again = await item(gzipSync(xml('d-1', 1)), 'a.xml.gz');
+      // Too big for the batch, but its identity is claimed in order, as handle() would have claimed it first.
+      const bigFirst = await item(Buffer.from(xml('d-2', 3)), 'big.xml');
+      const smallAfter = await item(Buffer.from(xml('d-2', 1)), 'small.xml');
+      const results = await stage(2).handleMany([first, again, bigFirst, smallAfter]);
+      expect(results.map((r) => r?.duplicates ?? null)).toEqual([0, 1, null, 1]);
+      expect((await stage(2).handle(bigFirst.received)).duplicates).toBe(0);
+
+      const later = await item(mail(xml('d-1', 1)), 'later.eml');
+      const from = published.length;
+      expect(await stage(2).handleMany([later])).toEqual([{ documents: 1, records: 1, chunks: 1, duplicates: 1 }]);
+      await settle();
+      expect(of([later], from).map((p) => p.duplicateOf)).toEqual([first.received.reportId]);
+      expect(of([again, smallAfter], 0).map((p) => p.duplicateOf)).toEqual([first.received.reportId, bigFirst.received.reportId]);
+    });
+
+    it('publishes the same again on redelivery of a batch and claims nothing new', async () => {
+      const items = [
+        await item(Buffer.from(xml('r-b-1', 2)), 'a.xml'),
+        await item(gzipSync(xml('r-b-1', 2)), 'a.xml.gz'),
+        await item(Buffer.from(arf('r-b-2')), 'f.eml'),
+      ];
+      const from = published.length;
+      const first = await stage(10).handleMany(items);
+      await settle();
+      const claimed = await identities();
+      const middle = published.length;
+      expect(await stage(10).handleMany(items)).toEqual(first);
+      await settle();
+      expect(await identities()).toBe(claimed);
+      const once = of(items, from).filter((p) => published.indexOf(p) < middle);
+      const twice = of(items, middle);
+      expect(once).toHaveLength(3);
+      expect(twice.map((p) => p.raw.toString('hex'))).toEqual(once.map((p) => p.raw.toString('hex')));
     });
   });
 });

@@ -1,22 +1,23 @@
-import type { Publisher } from '@dmarc/bus';
-import type { AggregateMetadataV1, AggregateRecordV1, ReportReceivedV1 } from '@dmarc/contracts';
-import {
-  isReportError,
-  reportIdentity,
-  streamReports,
-  type AggregateHeader,
-  type ForensicReport,
-  type ParseOptions,
-  type Report,
-  type TlsReport,
-} from '@dmarc/report-parser';
-import type { Queryable, Store } from '@dmarc/store';
+import type { MessageTrace, Publisher } from '@dmarc/bus';
+import type { AggregateMetadataV1, ReportReceivedV1 } from '@dmarc/contracts';
+import { isReportError, reportIdentity, streamReports, type AggregateHeader, type ParseOptions, type ReportInput } from '@dmarc/report-parser';
+import type { Store } from '@dmarc/store';
 import { RecordChunker } from './chunker';
-import { ParsingStageError } from './errors';
+import { NotBatchable, ParsingStageError } from './errors';
+import {
+  chunkMessage,
+  firstFailure,
+  PARSED_TOPIC,
+  publishAll,
+  toMetadata,
+  wholeMessage,
+  type Chunk,
+  type DocumentRef,
+  type Outgoing,
+  type WholeReport,
+} from './parsed-messages';
 
-export const PARSED_TOPIC = 'dmarc.reports.parsed';
-export const FORENSIC_TOPIC = 'dmarc.reports.forensic.parsed';
-export const TLS_TOPIC = 'dmarc.reports.tls.parsed';
+export { FORENSIC_TOPIC, PARSED_TOPIC, TLS_TOPIC } from './parsed-messages';
 
 export interface ParsingStageOptions {
   store: Store;
@@ -40,9 +41,59 @@ export interface ParsingResult {
   duplicates: number;
 }
 
-const ms = (iso: string) => Date.parse(iso);
+/** One received report of a batch, with the trace its messages continue. */
+export interface BatchItem {
+  received: ReportReceivedV1;
+  trace?: MessageTrace;
+}
+
 /** Raw bytes kept in the store are read this much at a time. */
 const RAW_SLICE_BYTES = 1024 * 1024;
+/** Reports (e-mail attachments, zip entries) one input of a batch may hold; more go to handle(). */
+const MAX_HELD_DOCUMENTS = 16;
+
+/** Where the documents read from one input go: published as they come (handle), or held (handleMany). */
+interface DocumentSink {
+  /** A document starts; resolves true when it is already known to be a duplicate. */
+  begin(docId: string, identity: string): Promise<boolean>;
+  chunk(docId: string, metadata: AggregateMetadataV1, chunk: Chunk, last: boolean, recordCount: number | null): Promise<void>;
+  whole(docId: string, report: WholeReport): Promise<void>;
+  /** Every message handed over is acknowledged; throws the first failure. */
+  settle(): Promise<void>;
+}
+
+/** A document of a batch, read and waiting for its identity claim before its message is made. */
+interface HeldDocument {
+  docId: string;
+  identity: string;
+  message?: (doc: DocumentRef, parsedAt: number) => Outgoing;
+}
+
+interface HeldItem extends BatchItem {
+  /** Every document begun, finished or not: all of them claim their identity, as handle() would. */
+  documents: HeldDocument[];
+  /** Null when left to handle(). */
+  result: ParsingResult | null;
+}
+
+const MARK_PARSED_SQL = `UPDATE raw_reports SET status = 'parsed', reason = NULL WHERE id = ANY($1::uuid[]) AND status IN ('received', 'failed')`;
+
+// One row per claim, in order. The first claim of an identity in the statement wins it (rows go in by
+// ordinality), and the later ones find its row in `won`, since the statement's snapshot does not see it.
+const CLAIM_SQL = `
+WITH claims AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS c(tenant_id, identity, report_id, n)
+), won AS (
+  INSERT INTO report_identities (tenant_id, identity, report_id)
+  SELECT tenant_id, identity, report_id FROM claims ORDER BY n
+  ON CONFLICT (tenant_id, identity) DO NOTHING
+  RETURNING tenant_id, identity, report_id
+)
+SELECT COALESCE(w.report_id, r.report_id) AS owner
+  FROM claims c
+  LEFT JOIN won w ON w.tenant_id = c.tenant_id AND w.identity = c.identity
+  LEFT JOIN report_identities r ON r.tenant_id = c.tenant_id AND r.identity = c.identity
+ ORDER BY c.n`;
 
 /**
  * The parsing stage: reads a received report's raw bytes (inline, or from the raw store), streams
@@ -65,10 +116,9 @@ export class ParsingStage {
   async handle(received: ReportReceivedV1): Promise<ParsingResult> {
     const { store } = this.options;
     try {
-      const result = await this.parse(received);
-      await store.query(`UPDATE raw_reports SET status = 'parsed', reason = NULL WHERE id = $1 AND status IN ('received', 'failed')`, [received.reportId], {
-        name: 'parsing-mark-parsed',
-      });
+      const bytes = Buffer.isBuffer(received.raw) ? received.raw : await this.rawSlices(received.reportId);
+      const result = await this.read(received, bytes, this.publishingSink(received.tenantId));
+      await this.markParsed([received.reportId]);
       return result;
     } catch (err) {
       if (isReportError(err) || (err instanceof ParsingStageError && !err.retriable)) {
@@ -78,100 +128,153 @@ export class ParsingStage {
     }
   }
 
-  private async parse(received: ReportReceivedV1): Promise<ParsingResult> {
-    const bytes = Buffer.isBuffer(received.raw) ? received.raw : await this.rawSlices(received.reportId);
-    const { tenantId, reportId } = received;
+  /**
+   * The batch fast path: the same messages handle() would publish, for many small reports at once, with one
+   * statement claiming every identity, one publish per topic and one statement marking them parsed. A null
+   * (in input order) is a report left to handle(): held by reference, unreadable, holding no report, or
+   * too big for one chunk per document. Those publish nothing here, and reading one stops as soon as it
+   * is found too big, so memory stays bounded by the batch size whatever the input inflates to. Throws
+   * when a claim, publish or update fails: then every report of the batch goes to handle(), which is
+   * idempotent with this.
+   */
+  async handleMany(items: ReadonlyArray<BatchItem>): Promise<Array<ParsingResult | null>> {
+    const held: HeldItem[] = [];
+    for (const item of items) held.push(await this.hold(item));
+
+    const claims = held.flatMap((item) => item.documents.map((d) => ({ tenantId: item.received.tenantId, identity: d.identity, docId: d.docId })));
+    const owners = claims.length > 0 ? await this.claim(claims) : [];
+    const outgoing: Outgoing[] = [];
+    const parsedAt = this.now();
+    let next = 0;
+    for (const { received, trace, documents, result } of held) {
+      for (const doc of documents) {
+        const duplicateOf = owners[next++];
+        if (!result) continue;
+        if (duplicateOf !== null) result.duplicates++;
+        outgoing.push(doc.message!({ docId: doc.docId, tenantId: received.tenantId, duplicateOf, trace }, parsedAt));
+      }
+    }
+    await publishAll(this.options.publisher, outgoing);
+
+    const done = held.filter((item) => item.result !== null).map((item) => item.received.reportId);
+    if (done.length > 0) await this.markParsed(done);
+    return held.map((item) => item.result);
+  }
+
+  /** Reads one report of a batch into memory, or finds it is for handle(). */
+  private async hold(item: BatchItem): Promise<HeldItem> {
+    const documents: HeldDocument[] = [];
+    // By reference it may be huge: handle() reads it from the store in slices.
+    if (!Buffer.isBuffer(item.received.raw)) return { ...item, documents, result: null };
+    try {
+      return { ...item, documents, result: await this.read(item.received, item.received.raw, holdingSink(documents)) };
+    } catch {
+      // Unreadable or too big: handle() reads it again and decides (failed status and DLQ, or streamed chunks).
+      return { ...item, documents, result: null };
+    }
+  }
+
+  /**
+   * Streams every report in the input to `sink`. Each gets an id of its own (the raw id, then #1, #2...),
+   * its identity, and its records cut into chunks (the last one marked, with the record count).
+   */
+  private async read(received: ReportReceivedV1, bytes: ReportInput, sink: DocumentSink): Promise<ParsingResult> {
+    const { reportId } = received;
     const result: ParsingResult = { documents: 0, records: 0, chunks: 0, duplicates: 0 };
     let chunker: RecordChunker | undefined;
     let metadata: AggregateMetadataV1 | undefined;
     let docId = reportId;
-    let duplicateOf: string | null = null;
 
-    // Chunks published and not yet acknowledged, oldest first: at most chunksInFlight, all settled before
-    // the report counts as parsed, so a failed publish still fails the report (and it is redelivered).
-    const inFlight: Array<Promise<void>> = [];
-    const settle = async (keep: number) => {
-      while (inFlight.length > keep) await inFlight.shift();
-    };
-    const publishChunk = async (chunk: { index: number; records: AggregateRecordV1[] }, last: boolean, recordCount: number | null) => {
-      const sent = this.options.publisher.publish(PARSED_TOPIC, [
-        {
-          key: docId,
-          tenantId,
-          value: { reportId: docId, tenantId, chunkIndex: chunk.index, last, recordCount, duplicateOf, metadata: metadata!, records: chunk.records, parsedAt: this.now() },
-        },
-      ]);
-      // Rejections are read in settle(); until then they must not count as unhandled.
-      sent.catch(() => undefined);
-      inFlight.push(sent);
-      result.chunks++;
-      await settle(last ? 0 : this.chunksInFlight - 1);
-    };
-
-    // Each report in the input gets an id of its own (the raw id, then #1, #2...) and claims its identity.
-    const startDocument = async (report: AggregateHeader | Exclude<Report, { kind: 'aggregate' }>) => {
-      const id = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
+    const begin = async (report: AggregateHeader | WholeReport) => {
+      docId = result.documents === 0 ? reportId : `${reportId}#${result.documents}`;
       result.documents++;
-      const owner = await this.claim(this.options.store, tenantId, reportIdentity(report), id);
-      if (owner) result.duplicates++;
-      return { docId: id, duplicateOf: owner };
+      if (await sink.begin(docId, reportIdentity(report))) result.duplicates++;
+    };
+    const chunk = (next: Chunk, last: boolean, recordCount: number | null) => {
+      result.chunks++;
+      return sink.chunk(docId, metadata!, next, last, recordCount);
     };
 
     try {
       for await (const event of streamReports(bytes, { ...this.options.parse, filename: received.filename ?? undefined, contentType: received.contentType })) {
         switch (event.type) {
-          case 'header': {
-            ({ docId, duplicateOf } = await startDocument(event.report));
+          case 'header':
+            await begin(event.report);
             metadata = toMetadata(event.report, []);
             chunker = new RecordChunker(this.chunkRecords);
             break;
-          }
           case 'records':
             result.records += event.records.length;
-            for (const chunk of chunker!.add(event.records)) await publishChunk(chunk, false, null);
+            for (const full of chunker!.add(event.records)) await chunk(full, false, null);
             break;
           case 'end':
             // Repairs found late (after the header) travel on the last chunk's metadata.
             metadata = { ...metadata!, repairs: [...event.summary.repairs] };
-            await publishChunk(chunker!.finish(), true, event.summary.recordCount);
+            await chunk(chunker!.finish(), true, event.summary.recordCount);
             break;
           case 'report':
-            ({ docId, duplicateOf } = await startDocument(event.report));
-            await this.publishWhole(event.report, docId, tenantId, duplicateOf);
+            await begin(event.report);
+            await sink.whole(docId, event.report);
             break;
         }
       }
-    } finally {
+    } catch (err) {
       // Whatever happened, nothing is left travelling unobserved; the first failure wins.
-      await Promise.allSettled(inFlight);
+      await sink.settle().catch(() => undefined);
+      throw err;
     }
-    await settle(0);
+    await sink.settle();
     if (result.documents === 0) throw new ParsingStageError('PARSING_NO_REPORT', 'the input holds no report', false);
     return result;
   }
 
-  private async publishWhole(report: Exclude<Report, { kind: 'aggregate' }>, docId: string, tenantId: string, duplicateOf: string | null) {
-    const envelope = { reportId: docId, tenantId, duplicateOf, report: JSON.stringify(report), parsedAt: this.now() };
-    if (report.kind === 'forensic') {
-      await this.options.publisher.publish(FORENSIC_TOPIC, [{ key: docId, tenantId, value: { ...envelope, ...forensicFields(report) } }]);
-    } else {
-      await this.options.publisher.publish(TLS_TOPIC, [{ key: docId, tenantId, value: { ...envelope, ...tlsFields(report) } }]);
-    }
+  /**
+   * handle()'s sink: claims each document's identity as it starts and publishes as it reads, keeping up to
+   * chunksInFlight chunks unacknowledged; all settle before the report counts as parsed, so a failed publish
+   * still fails the report (and it is redelivered).
+   */
+  private publishingSink(tenantId: string): DocumentSink {
+    const { publisher } = this.options;
+    const inFlight: Array<Promise<void>> = [];
+    let duplicateOf: string | null = null;
+    const settle = async (keep: number) => {
+      while (inFlight.length > keep) await inFlight.shift();
+    };
+    return {
+      begin: async (docId, identity) => {
+        [duplicateOf] = await this.claim([{ tenantId, identity, docId }]);
+        return duplicateOf !== null;
+      },
+      chunk: async (docId, metadata, chunk, last, recordCount) => {
+        const sent = publisher.publish(PARSED_TOPIC, [chunkMessage({ docId, tenantId, duplicateOf }, metadata, chunk, last, recordCount, this.now())]);
+        // Rejections are read in settle(); until then they must not count as unhandled.
+        sent.catch(() => undefined);
+        inFlight.push(sent);
+        await settle(last ? 0 : this.chunksInFlight - 1);
+      },
+      whole: (docId, report) => publishAll(publisher, [wholeMessage({ docId, tenantId, duplicateOf }, report, this.now())]),
+      settle: () => firstFailure(inFlight.splice(0)),
+    };
   }
 
-  /** Claims a report identity for this document; returns the report id that owned it first, if another. */
-  private async claim(db: Queryable, tenantId: string, identity: string, docId: string): Promise<string | null> {
-    const { rows } = await db.query<{ report_id: string }>(
-      `WITH ins AS (
-         INSERT INTO report_identities (tenant_id, identity, report_id) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, identity) DO NOTHING RETURNING report_id)
-       SELECT report_id FROM ins UNION ALL
-       SELECT report_id FROM report_identities WHERE tenant_id = $1 AND identity = $2 LIMIT 1`,
-      [tenantId, identity, docId],
-      { name: 'parsing-claim-identity' },
+  /**
+   * Claims report identities, in order; for each, the report id that owned it first if another, else null.
+   * Within one call, a later claim of an identity is the duplicate of the first, as in two calls.
+   */
+  private async claim(claims: ReadonlyArray<{ tenantId: string; identity: string; docId: string }>): Promise<Array<string | null>> {
+    const { rows } = await this.options.store.query<{ owner: string | null }>(
+      CLAIM_SQL,
+      [claims.map((c) => c.tenantId), claims.map((c) => c.identity), claims.map((c) => c.docId)],
+      { name: 'parsing-claim-identities' },
     );
-    const owner = rows[0]?.report_id;
-    return owner && owner !== docId ? owner : null;
+    return claims.map((c, i) => {
+      const owner = rows[i]?.owner;
+      return owner && owner !== c.docId ? owner : null;
+    });
+  }
+
+  private async markParsed(reportIds: readonly string[]): Promise<void> {
+    await this.options.store.query(MARK_PARSED_SQL, [reportIds], { name: 'parsing-mark-parsed' });
   }
 
   /**
@@ -201,47 +304,24 @@ export class ParsingStage {
   }
 }
 
-function toMetadata(h: AggregateHeader, repairs: string[]): AggregateMetadataV1 {
+/**
+ * handleMany()'s sink: keeps each document whole in memory, its message made once its claim is known. A
+ * document with more records than one chunk stops the reading at once: it is for handle(), which streams.
+ */
+function holdingSink(documents: HeldDocument[]): DocumentSink {
   return {
-    orgName: h.orgName,
-    email: h.email,
-    externalReportId: h.reportId,
-    begin: ms(h.dateRange.begin),
-    end: ms(h.dateRange.end),
-    version: h.version,
-    generator: h.generator,
-    policy: { ...h.policy, domain: h.policy.domain.toLowerCase() },
-    repairs,
-  };
-}
-
-function forensicFields(report: ForensicReport) {
-  const arrival = report.arrivalDate ? ms(report.arrivalDate) : NaN;
-  return {
-    format: report.format,
-    feedbackType: report.feedbackType,
-    reportedDomain: report.reportedDomain,
-    sourceIp: report.sourceIp,
-    arrivalDate: Number.isFinite(arrival) ? arrival : null,
-    originalMailFrom: report.originalMailFrom,
-    authFailure: [...report.authFailure],
-    identityAlignment: report.identityAlignment ? [...report.identityAlignment] : null,
-    deliveryResult: report.deliveryResult,
-    subject: report.originalHeaders.subject,
-  };
-}
-
-function tlsFields(report: TlsReport) {
-  return {
-    organizationName: report.organizationName,
-    externalReportId: report.reportId,
-    begin: ms(report.dateRange.begin),
-    end: ms(report.dateRange.end),
-    policies: report.policies.map((p) => ({
-      policyType: p.policyType,
-      policyDomain: p.policyDomain,
-      successfulSessions: p.totalSuccessfulSessionCount,
-      failedSessions: p.totalFailureSessionCount,
-    })),
+    begin: async (docId, identity) => {
+      if (documents.length === MAX_HELD_DOCUMENTS) throw new NotBatchable(`more than ${MAX_HELD_DOCUMENTS} reports in one input`);
+      documents.push({ docId, identity });
+      return false;
+    },
+    chunk: async (_docId, metadata, chunk, last, recordCount) => {
+      if (!last) throw new NotBatchable('more records than one chunk');
+      documents[documents.length - 1].message = (doc, parsedAt) => ({ topic: PARSED_TOPIC, message: chunkMessage(doc, metadata, chunk, true, recordCount, parsedAt) });
+    },
+    whole: async (_docId, report) => {
+      documents[documents.length - 1].message = (doc, parsedAt) => wholeMessage(doc, report, parsedAt);
+    },
+    settle: async () => undefined,
   };
 }
