@@ -1,1 +1,13 @@
+export {
+  startDnsTestServer,
+  type DnsTestServer,
+  type DnsTestServerOptions,
+  type DnsTestFailure,
+  type DnsTestProtocol,
+  type DnsQueryCount,
+  type DnsReceivedQuery,
+  type TestRecordData,
+  type TestRecordType,
+  type TestSoa,
+} from './dns-test-server';
 export { freePort, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';
