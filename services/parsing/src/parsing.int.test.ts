@@ -52,12 +52,24 @@ describe('ingestion → parsing over real Kafka and PostgreSQL', () => {
       bus.publish('dmarc.reports.inbound', [{ key: tenantId, tenantId, value: { tenantId, payload: Buffer.from(payload), filename, submittedAt: Date.now() } }]);
     await send('<feedback><report_metadata><org_name>broken', 'broken.xml');
     await send(report(id, 5), 'good.xml');
+    // Small enough for one chunk: parsed by the batch path (the two above are left to the per-report one).
+    await send(report(`${id}-small`, 2), 'small.xml');
 
     await waitFor('3 chunks', () => (chunks.filter((c) => c.metadata.externalReportId === id).length >= 3 ? true : undefined));
     const mine = chunks.filter((c) => c.metadata.externalReportId === id).sort((a, b) => a.chunkIndex - b.chunkIndex);
     expect(mine.map((c) => [c.chunkIndex, c.last, c.records.length])).toEqual([[0, false, 2], [1, false, 2], [2, true, 1]]);
     expect(mine[2].recordCount).toBe(5);
     expect(mine.flatMap((c) => c.records).reduce((s, r) => s + r.count, 0)).toBe(15);
+
+    const small = await waitFor('small report', () => chunks.find((c) => c.metadata.externalReportId === `${id}-small`));
+    expect([small.chunkIndex, small.last, small.recordCount, small.duplicateOf]).toEqual([0, true, 2, null]);
+    // One info line per batch: the small report went through the batch path, the other two were left to the per-report one.
+    const batches = await waitFor('batch log lines', () => {
+      const lines = services[1].stdout.filter((l) => l.includes('"batch parsed"')).map((l) => JSON.parse(l) as { parsed: number; left: number });
+      return lines.reduce((n, l) => n + l.parsed, 0) >= 1 && lines.reduce((n, l) => n + l.left, 0) >= 2 ? lines : undefined;
+    });
+    expect(batches.length).toBeGreaterThan(0);
+    expect(services[1].stdout.some((l) => l.includes('"report parsed"'))).toBe(false);
 
     const letter = await waitFor('dead letter', () => dead.find((d) => d.payload !== null && d.errorCode.startsWith('REPORT_')));
     expect(letter.originalTopic).toBe('dmarc.reports.received');
@@ -68,13 +80,14 @@ describe('ingestion → parsing over real Kafka and PostgreSQL', () => {
     );
     await waitFor('statuses', async () => {
       const rows = (await store.query<{ status: string }>('SELECT status FROM raw_reports WHERE tenant_id = $1', [tenantId])).rows;
-      return rows.length === 2 && rows.every((r) => r.status !== 'received') ? true : undefined;
+      return rows.length === 3 && rows.every((r) => r.status !== 'received') ? true : undefined;
     });
     const final = (await store.query<{ filename: string; status: string; reason: string | null }>('SELECT filename, status, reason FROM raw_reports WHERE tenant_id = $1 ORDER BY filename', [tenantId])).rows;
-    expect(statuses.rowCount).toBe(2);
+    expect(statuses.rowCount).toBe(3);
     expect(final[0]).toMatchObject({ filename: 'broken.xml', status: 'failed' });
     expect(final[0].reason).toMatch(/^REPORT_\w+: /);
     expect(final[1]).toMatchObject({ filename: 'good.xml', status: expect.stringMatching(/parsed|aggregated/) });
+    expect(final[2]).toMatchObject({ filename: 'small.xml', status: expect.stringMatching(/parsed|aggregated/) });
     for (const s of subs) await s.close();
   });
 });
