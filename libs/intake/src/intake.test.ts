@@ -1,33 +1,19 @@
-import { createInProcessBus, type Bus, type Delivered } from '@dmarc/bus';
-import { loadContracts } from '@dmarc/contracts';
-import type { Store } from '@dmarc/store';
+import type { Bus } from '@dmarc/bus';
+import { intakeFixture } from './__test-support__/intake-fixture';
 import { migratedStoreWithTenants } from './__test-support__/migrated-store';
 import { IntakeError, ReportIntake, reportIdOf, sha256Hex } from './index';
 
 describe('ReportIntake', () => {
-  let store: Store;
-  let bus: Bus;
   let tenantId: string;
-  const received: Array<Delivered<'dmarc.reports.received'>> = [];
-
-  beforeAll(async () => {
-    let tenants: Record<'acme', string>;
-    ({ store, tenants } = await migratedStoreWithTenants('acme'));
+  const fixture = intakeFixture(async () => {
+    const { store, tenants } = await migratedStoreWithTenants('acme');
     tenantId = tenants.acme;
-    bus = createInProcessBus({ contracts: loadContracts() });
-    await bus.consume({
-      groupId: 'test',
-      topics: ['dmarc.reports.received'],
-      handler: async (m) => void received.push(m as Delivered<'dmarc.reports.received'>),
-    });
+    return store;
   });
-  afterAll(async () => {
-    await bus.close();
-    await store.close();
-  });
+  const { received } = fixture;
 
-  const intake = (publisher = bus as Bus['producer'] extends () => infer P ? P : never) =>
-    new ReportIntake({ store, publisher, maxBytes: 1000, inlineMaxBytes: 100, refusedHeadBytes: 64 });
+  const intake = (publisher = fixture.bus as Bus['producer'] extends () => infer P ? P : never) =>
+    new ReportIntake({ store: fixture.store, publisher, maxBytes: 1000, inlineMaxBytes: 100, refusedHeadBytes: 64 });
   const until = async (cond: () => boolean) => {
     for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   };
@@ -42,7 +28,7 @@ describe('ReportIntake', () => {
     expect(received).toHaveLength(1);
     expect(received[0].value).toMatchObject({ reportId: first.reportId, tenantId, raw: payload, filename: 'a.xml' });
     expect(received[0].tenantId).toBe(tenantId);
-    const row = (await store.query<{ payload: Buffer; status: string }>('SELECT payload, status FROM raw_reports WHERE id = $1', [first.reportId])).rows[0];
+    const row = (await fixture.store.query<{ payload: Buffer; status: string }>('SELECT payload, status FROM raw_reports WHERE id = $1', [first.reportId])).rows[0];
     expect(row.payload.equals(payload)).toBe(true);
   });
 
@@ -75,7 +61,7 @@ describe('ReportIntake', () => {
     expect(r.contentType).toBe('application/gzip');
     await until(() => received.some((m) => m.value.reportId === r.reportId));
     expect(received.find((m) => m.value.reportId === r.reportId)?.value.contentType).toBe('application/gzip');
-    const row = (await store.query<{ content_type: string }>('SELECT content_type FROM raw_reports WHERE id = $1', [r.reportId])).rows[0];
+    const row = (await fixture.store.query<{ content_type: string }>('SELECT content_type FROM raw_reports WHERE id = $1', [r.reportId])).rows[0];
     expect(row.content_type).toBe('application/gzip');
   });
 
@@ -95,7 +81,7 @@ describe('ReportIntake', () => {
     const blank = await intake().accept({ tenantId, payload: Buffer.from(' \r\n '), source: 'test' }).catch((e: IntakeError) => e);
     expect(blank).toMatchObject({ code: 'INTAKE_EMPTY', message: expect.stringContaining('only whitespace') });
 
-    const rows = await store.query<{ id: string; status: string; reason: string; payload: Buffer; size_bytes: number }>(
+    const rows = await fixture.store.query<{ id: string; status: string; reason: string; payload: Buffer; size_bytes: number }>(
       'SELECT id, status, reason, payload, size_bytes FROM raw_reports WHERE id = ANY($1::uuid[])',
       [[(refused as IntakeError).reportId, (tooLarge as IntakeError).reportId, (blank as IntakeError).reportId]],
     );
@@ -114,7 +100,7 @@ describe('ReportIntake', () => {
     const err = await intake().refuseOversize({ tenantId, head, bytesRead: 1500, sha256: sha256Hex(head), declaredBytes: 10_000_000_000, source: 'http', filename: 'huge.xml' });
     expect(err).toMatchObject({ code: 'INTAKE_TOO_LARGE', field: 'payload', reportId: reportIdOf(tenantId, sha256Hex(head)) });
     expect(err.message).toBe('report is over the limit of 1000 bytes (announced as 10000000000 bytes); reading stopped after 1500 bytes');
-    const row = (await store.query<{ status: string; payload: Buffer; size_bytes: number; filename: string }>('SELECT status, payload, size_bytes, filename FROM raw_reports WHERE id = $1', [err.reportId])).rows[0];
+    const row = (await fixture.store.query<{ status: string; payload: Buffer; size_bytes: number; filename: string }>('SELECT status, payload, size_bytes, filename FROM raw_reports WHERE id = $1', [err.reportId])).rows[0];
     expect(row).toMatchObject({ status: 'failed', size_bytes: 1500, filename: 'huge.xml', payload: head.subarray(0, 64) });
     await expect(intake().refuseOversize({ tenantId: '00000000-0000-4000-8000-000000000000', head, bytesRead: 1, sha256: sha256Hex(head), source: 'http' })).resolves.toMatchObject({
       code: 'INTAKE_TENANT_UNKNOWN',
@@ -124,11 +110,11 @@ describe('ReportIntake', () => {
   it('counts each duplicate submission on its UTC day', async () => {
     const payload = Buffer.from('<feedback>counted</feedback>');
     const at = Date.UTC(2030, 0, 2, 23, 59);
-    const clocked = new ReportIntake({ store, publisher: bus, maxBytes: 1000, inlineMaxBytes: 100, now: () => at });
+    const clocked = new ReportIntake({ store: fixture.store, publisher: fixture.bus, maxBytes: 1000, inlineMaxBytes: 100, now: () => at });
     await clocked.accept({ tenantId, payload, source: 'test' });
     await clocked.accept({ tenantId, payload, source: 'test' });
     await clocked.accept({ tenantId, payload, source: 'test' });
-    const { rows } = await store.query<{ day: string; duplicates: string }>('SELECT day, duplicates FROM ingestion_daily_counts WHERE tenant_id = $1', [tenantId]);
+    const { rows } = await fixture.store.query<{ day: string; duplicates: string }>('SELECT day, duplicates FROM ingestion_daily_counts WHERE tenant_id = $1', [tenantId]);
     expect(rows).toContainEqual({ day: '2030-01-02', duplicates: '2' });
   });
 

@@ -1,10 +1,12 @@
-import type { Publisher } from '@dmarc/bus';
+import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
+import type { TopicInput } from '@dmarc/contracts';
 import type { Store } from '@dmarc/store';
-import { CONTENT_TYPE_OF, describeHead, sniffReportContent } from './content-sniffing';
 import { IntakeError } from './errors';
+import { keepRows, rawReportRow, settleRows, type RawReportRow } from './raw-report-writes';
+import { checkPayload, checkTenantId, isTenantId, type PayloadLimits } from './report-checks';
 import { reportIdOf, sha256Hex } from './report-id';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RECEIVED_TOPIC = 'dmarc.reports.received';
 const DEFAULT_REFUSED_HEAD_BYTES = 64 * 1024;
 
 export interface IntakeOptions {
@@ -40,6 +42,11 @@ export interface OversizeReport extends Omit<IncomingReport, 'payload'> {
   declaredBytes?: number;
 }
 
+interface PendingReport {
+  row: RawReportRow;
+  trace?: MessageTrace | undefined;
+}
+
 export interface AcceptedReport {
   reportId: string;
   sha256: string;
@@ -60,36 +67,43 @@ export interface AcceptedReport {
  */
 export class ReportIntake {
   private readonly now: () => number;
-  private readonly refusedHeadBytes: number;
+  private readonly limits: PayloadLimits;
 
   constructor(private readonly options: IntakeOptions) {
     this.now = options.now ?? Date.now;
-    this.refusedHeadBytes = options.refusedHeadBytes ?? DEFAULT_REFUSED_HEAD_BYTES;
+    this.limits = { maxBytes: options.maxBytes, refusedHeadBytes: options.refusedHeadBytes ?? DEFAULT_REFUSED_HEAD_BYTES };
   }
 
   /** Throws IntakeError for a refused report, after keeping it (`reportId` on the error names the row). */
   async accept(report: IncomingReport): Promise<AcceptedReport> {
-    const { payload, tenantId } = report;
-    checkTenantId(tenantId);
-    const kind = sniffReportContent(payload);
-    if (kind === 'empty') {
-      const why = payload.length === 0 ? 'report is empty (0 bytes)' : `report holds only whitespace (${payload.length} bytes)`;
-      throw await this.keepRefused(report, payload, sha256Hex(payload), payload.length, new IntakeError('INTAKE_EMPTY', why, 'payload'));
+    checkTenantId(report.tenantId);
+    const verdict = checkPayload(report, this.limits);
+    if (verdict.refused) {
+      throw await this.keepRefused(report, verdict.kept, sha256Hex(report.payload), report.payload.length, verdict.refused);
     }
-    if (payload.length > this.options.maxBytes) {
-      const error = new IntakeError('INTAKE_TOO_LARGE', `report is ${payload.length} bytes, over the limit of ${this.options.maxBytes}`, 'payload');
-      throw await this.keepRefused(report, payload.subarray(0, this.refusedHeadBytes), sha256Hex(payload), payload.length, error);
-    }
-    if (kind === 'unknown') {
-      const claimed = report.contentType ? `declared ${JSON.stringify(report.contentType)}, ` : '';
-      const error = new IntakeError(
-        'INTAKE_UNSUPPORTED',
-        `content is not a report ingestion accepts (XML, gzip, zip, e-mail or JSON): ${claimed}starts with ${describeHead(payload)}`,
-        'payload',
-      );
-      throw await this.keepRefused(report, payload, sha256Hex(payload), payload.length, error);
-    }
-    return this.keep({ ...report, contentType: CONTENT_TYPE_OF[kind] });
+    const [accepted] = await this.keepAll([{ row: rawReportRow(report, verdict.contentType, this.now()) }]);
+    if (!accepted) throw new IntakeError('INTAKE_TENANT_UNKNOWN', `tenant ${report.tenantId} does not exist`, 'tenantId');
+    return accepted;
+  }
+
+  /**
+   * Accepts many reports with one statement to keep them, one publish and one statement to record both
+   * publication and duplicates, with the same outcome as `accept` on each in turn (the same bytes twice
+   * in the call: the second is a duplicate). Answers in the order given; `null` for a report it did not
+   * settle and left to `accept` (a refused one, whose refusal `accept` keeps and throws, or one of an
+   * unknown tenant): nothing of those is written here. Throws (store or broker) with nothing settled
+   * for sure: calling `accept` or `acceptMany` again on the same reports is safe, as after any crash.
+   * `trace` is the place in its trace of the message a report came in, continued on what is published.
+   */
+  async acceptMany(reports: ReadonlyArray<IncomingReport & { trace?: MessageTrace }>): Promise<Array<AcceptedReport | null>> {
+    const receivedAt = this.now();
+    return this.keepAll(
+      reports.map((report) => {
+        if (!isTenantId(report.tenantId)) return null;
+        const verdict = checkPayload(report, this.limits);
+        return verdict.refused ? null : { row: rawReportRow(report, verdict.contentType, receivedAt), trace: report.trace };
+      }),
+    );
   }
 
   /**
@@ -104,69 +118,76 @@ export class ReportIntake {
       `report is over the limit of ${this.options.maxBytes} bytes${announced}; reading stopped after ${report.bytesRead} bytes`,
       'payload',
     );
-    return this.keepRefused(report, report.head.subarray(0, this.refusedHeadBytes), report.sha256, report.bytesRead, error);
+    return this.keepRefused(report, report.head.subarray(0, this.limits.refusedHeadBytes), report.sha256, report.bytesRead, error);
   }
 
-  private async keep(report: IncomingReport & { contentType: string }): Promise<AcceptedReport> {
-    const { payload, tenantId, contentType } = report;
-    const sha256 = sha256Hex(payload);
-    const reportId = reportIdOf(tenantId, sha256);
-    const receivedAt = this.now();
+  /**
+   * Keeps reports that passed the checks and hands the new ones to the pipeline; null for a report of
+   * an unknown tenant. A row already there but never published (a crash after the insert) is published
+   * now rather than taken for a duplicate; one published before is a duplicate, and so is a second copy
+   * of the same bytes in `pending`, which never reaches SQL.
+   */
+  private async keepAll(pending: ReadonlyArray<PendingReport | null>): Promise<Array<AcceptedReport | null>> {
+    const unique: PendingReport[] = [];
+    const slotOf = new Map<string, number>();
+    // A uuid compares case-blind in SQL, so two spellings of one tenant are one dedup key here too.
+    const slots = pending.map((p) => {
+      if (!p) return -1;
+      const key = `${p.row.tenantId.toLowerCase()} ${p.row.sha256}`;
+      let slot = slotOf.get(key);
+      if (slot === undefined) slotOf.set(key, (slot = unique.push(p) - 1));
+      return slot;
+    });
+    if (unique.length === 0) return pending.map(() => null);
+    const kept = await keepRows(this.options.store, unique.map((p) => p.row));
 
-    const { rows } = await this.options.store.query<{ inserted: boolean; published: boolean; tenant_known: boolean; status: string | null }>(
-      `WITH ins AS (
-         INSERT INTO raw_reports (id, tenant_id, sha256, size_bytes, content_type, filename, payload, source, received_at)
-         SELECT $1, t.id, $3, $4, $5, $6, $7, $8, to_timestamp($9::double precision / 1000)
-           FROM tenants t WHERE t.id = $2::uuid
-         ON CONFLICT (tenant_id, sha256) DO NOTHING
-         RETURNING true AS inserted),
-       existing AS (SELECT published_at, status FROM raw_reports WHERE tenant_id = $2::uuid AND sha256 = $3)
-       SELECT (SELECT inserted FROM ins) IS TRUE AS inserted,
-              (SELECT published_at IS NOT NULL FROM existing) IS TRUE AS published,
-              (SELECT status FROM existing) AS status,
-              EXISTS (SELECT 1 FROM tenants WHERE id = $2::uuid) AS tenant_known`,
-      [reportId, tenantId, sha256, payload.length, contentType, report.filename ?? null, payload, report.source, receivedAt],
-      // Parsed and planned once per connection: it runs for every report.
-      { name: 'intake-keep' },
-    );
-    const row = rows[0];
-    if (!row.tenant_known) throw new IntakeError('INTAKE_TENANT_UNKNOWN', `tenant ${tenantId} does not exist`, 'tenantId');
-    if (!row.inserted && row.published) {
-      await this.countDuplicate(tenantId, receivedAt);
-      return { reportId, sha256, sizeBytes: payload.length, duplicate: true, status: row.status ?? 'received', contentType };
+    const results: Array<AcceptedReport | null> = [];
+    const toPublish: Array<OutgoingMessage<TopicInput<typeof RECEIVED_TOPIC>>> = [];
+    const published: string[] = [];
+    const duplicates: Array<{ tenantId: string; at: number }> = [];
+    const answered = new Set<number>();
+    for (const [i, p] of pending.entries()) {
+      const found = kept[slots[i]];
+      if (!p || !found.tenantKnown) {
+        results.push(null);
+        continue;
+      }
+      const row = { ...p.row, reportId: found.id };
+      const first = !answered.has(slots[i]);
+      answered.add(slots[i]);
+      if (first && (found.inserted || !found.published)) {
+        toPublish.push(this.receivedMessage(row, p.trace));
+        published.push(row.reportId);
+        results.push(acceptedReport(row, false, 'received'));
+      } else {
+        duplicates.push({ tenantId: row.tenantId, at: row.receivedAt });
+        results.push(acceptedReport(row, true, found.status ?? 'received'));
+      }
     }
 
-    const inline = payload.length <= this.options.inlineMaxBytes;
-    await this.options.publisher.publish('dmarc.reports.received', [
-      {
-        key: reportId,
-        tenantId,
-        value: {
-          reportId,
-          tenantId,
-          sha256,
-          sizeBytes: payload.length,
-          contentType,
-          filename: report.filename ?? null,
-          raw: inline ? payload : { uri: `pg://raw_reports/${reportId}` },
-          receivedAt,
-        },
-      },
-    ]);
-    await this.options.store.query('UPDATE raw_reports SET published_at = now() WHERE id = $1 AND published_at IS NULL', [reportId], {
-      name: 'intake-mark-published',
-    });
-    return { reportId, sha256, sizeBytes: payload.length, duplicate: false, status: 'received', contentType };
+    if (toPublish.length > 0) await this.options.publisher.publish(RECEIVED_TOPIC, toPublish);
+    await settleRows(this.options.store, published, duplicates);
+    return results;
   }
 
-  // A duplicate adds no row to raw_reports (the dedup key refuses it), so the stats count it per day here.
-  private async countDuplicate(tenantId: string, at: number): Promise<void> {
-    await this.options.store.query(
-      `INSERT INTO ingestion_daily_counts (tenant_id, day, duplicates)
-       VALUES ($1, (to_timestamp($2::double precision / 1000) AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (tenant_id, day) DO UPDATE SET duplicates = ingestion_daily_counts.duplicates + 1`,
-      [tenantId, at],
-    );
+  private receivedMessage(row: RawReportRow, trace: MessageTrace | undefined): OutgoingMessage<TopicInput<typeof RECEIVED_TOPIC>> {
+    const { reportId, tenantId, payload } = row;
+    const inline = payload.length <= this.options.inlineMaxBytes;
+    return {
+      key: reportId,
+      tenantId,
+      value: {
+        reportId,
+        tenantId,
+        sha256: row.sha256,
+        sizeBytes: row.sizeBytes,
+        contentType: row.contentType,
+        filename: row.filename,
+        raw: inline ? payload : { uri: `pg://raw_reports/${reportId}` },
+        receivedAt: row.receivedAt,
+      },
+      ...(trace !== undefined ? { trace } : {}),
+    };
   }
 
   /**
@@ -186,7 +207,8 @@ export class ReportIntake {
          INSERT INTO raw_reports (id, tenant_id, sha256, size_bytes, content_type, filename, payload, source, status, reason, received_at)
          SELECT $1, t.id, $3, $4, $5, $6, $7, $8, 'failed', $9, to_timestamp($10::double precision / 1000)
            FROM tenants t WHERE t.id = $2::uuid
-         ON CONFLICT (tenant_id, sha256) DO NOTHING
+         -- Any unique index: a racing writer of the same refusal collides on the id too.
+         ON CONFLICT DO NOTHING
          RETURNING id)
        SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $2::uuid) AS tenant_known`,
       [
@@ -207,6 +229,6 @@ export class ReportIntake {
   }
 }
 
-function checkTenantId(tenantId: string): void {
-  if (!UUID.test(tenantId)) throw new IntakeError('INTAKE_TENANT_UNKNOWN', `tenant id ${JSON.stringify(tenantId.slice(0, 64))} is not a UUID`, 'tenantId');
+function acceptedReport(row: RawReportRow, duplicate: boolean, status: string): AcceptedReport {
+  return { reportId: row.reportId, sha256: row.sha256, sizeBytes: row.sizeBytes, duplicate, status, contentType: row.contentType };
 }
