@@ -95,6 +95,11 @@ SELECT COALESCE(w.report_id, r.report_id) AS owner
   LEFT JOIN report_identities r ON r.tenant_id = c.tenant_id AND r.identity = c.identity
  ORDER BY c.n`;
 
+const READ_OWNERS_SQL = `
+SELECT c.n, r.report_id
+  FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS c(tenant_id, identity, n)
+  JOIN report_identities r ON r.tenant_id = c.tenant_id AND r.identity = c.identity`;
+
 /**
  * The parsing stage: reads a received report's raw bytes (inline, or from the raw store), streams
  * every report in them through the parser, and publishes aggregate reports in chunks, failure and TLS
@@ -267,10 +272,19 @@ export class ParsingStage {
       [claims.map((c) => c.tenantId), claims.map((c) => c.identity), claims.map((c) => c.docId)],
       { name: 'parsing-claim-identities' },
     );
-    return claims.map((c, i) => {
-      const owner = rows[i]?.owner;
-      return owner && owner !== c.docId ? owner : null;
-    });
+    const owners = claims.map((_, i) => rows[i]?.owner ?? null);
+    // A claim that waited on another transaction's claim of the same identity, and lost, cannot see the winner:
+    // it committed after this statement's snapshot. A new statement can.
+    const lost = owners.flatMap((owner, i) => (owner === null ? [i] : []));
+    if (lost.length > 0) {
+      const again = await this.options.store.query<{ n: number | string; report_id: string }>(
+        READ_OWNERS_SQL,
+        [lost.map((i) => claims[i].tenantId), lost.map((i) => claims[i].identity)],
+        { name: 'parsing-read-identities' },
+      );
+      for (const row of again.rows) owners[lost[Number(row.n) - 1]] = row.report_id;
+    }
+    return claims.map((c, i) => (owners[i] !== null && owners[i] !== c.docId ? owners[i] : null));
   }
 
   private async markParsed(reportIds: readonly string[]): Promise<void> {
