@@ -67,8 +67,8 @@ export class DnsClient implements Upstream {
       const server = servers[index]!;
       try {
         const answer = await this.ask(server, qname, type, signal);
-        // SERVFAIL / REFUSED speak for that server only: ask another one if any is left untried,
-        // but never ask the same server the same question twice for it.
+        // SERVFAIL / REFUSED speak for that server only: ask the next one while some server has not been
+        // asked yet; with a single server its SERVFAIL is the answer, not a reason to ask it again.
         const untriedLeft = attempt + 1 < Math.min(attempts, servers.length);
         if ((answer.rcode === 'SERVFAIL' || answer.rcode === 'REFUSED') && untriedLeft) {
           lastRefusal = answer;

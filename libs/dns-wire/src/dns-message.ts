@@ -39,7 +39,18 @@ export type Reading =
 
 /** Reads a response to `q`. Throws when the bytes are not a DNS message at all. */
 export function readResponse(bytes: Buffer, q: Question): Reading {
-  const msg = packet.decode(bytes) as packet.DecodedPacket & { flags: number };
+  let msg: packet.DecodedPacket & { flags: number };
+  try {
+    msg = packet.decode(bytes) as typeof msg;
+    // dns-packet reads past the end of a short buffer without complaint (a cut TXT comes out shorter).
+    if (packet.decode.bytes > bytes.length) throw new Error(`message cut short (${bytes.length} of ${packet.decode.bytes} bytes)`);
+  } catch (err) {
+    // Some servers cut a too-long UDP answer mid-record and set TC: the header and the question are
+    // still whole, and are all a client needs to go and ask over TCP.
+    const cut = truncatedHeader(bytes);
+    if (!cut) throw err;
+    msg = cut;
+  }
   if (!msg.flag_qr) return { kind: 'not-ours', reason: 'not a response' };
   if (msg.id !== q.id) return { kind: 'not-ours', reason: `id ${msg.id}, asked ${q.id}` };
   const opt = (msg.additionals ?? []).find((a): a is packet.OptAnswer => a.type === 'OPT');
@@ -52,7 +63,7 @@ export function readResponse(bytes: Buffer, q: Question): Reading {
   if (!echoOptional) {
     if (questions.length !== 1) return { kind: 'not-ours', reason: `${questions.length} questions` };
     const echoed = questions[0]!;
-    if (normaliseName(echoed.name === '.' ? '' : echoed.name) !== q.name || echoed.type !== q.type) {
+    if (normaliseName(echoed.name) !== q.name || echoed.type !== q.type) {
       return { kind: 'not-ours', reason: `question ${echoed.name} ${echoed.type}` };
     }
   }
@@ -68,6 +79,19 @@ export function readResponse(bytes: Buffer, q: Question): Reading {
     if (soa?.type === 'SOA') reading.negativeTtl = Math.min(soa.ttl, soa.minimum);
   }
   return reading;
+}
+
+/** The header and question of a truncated (TC) response whose records do not decode, else undefined. */
+function truncatedHeader(bytes: Buffer): (packet.DecodedPacket & { flags: number }) | undefined {
+  if (bytes.length < 12 || (bytes.readUInt16BE(2) & packet.TRUNCATED_RESPONSE) === 0) return undefined;
+  const head = Buffer.from(bytes);
+  head.fill(0, 6, 12); // no answer, authority or additional records: decode the question alone
+  try {
+    const msg = packet.decode(head) as packet.DecodedPacket & { flags: number };
+    return { ...msg, answers: [], authorities: [], additionals: [] };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -95,7 +119,7 @@ function chain(records: DnsRecord[], q: Question): DnsRecord[] {
 
 function toRecord(a: packet.Answer): DnsRecord | undefined {
   if (a.type === 'OPT' || (a.class !== undefined && a.class !== 'IN')) return undefined;
-  const name = normaliseName(a.name === '.' ? '' : a.name);
+  const name = normaliseName(a.name);
   const ttl = a.ttl === undefined || a.ttl > MAX_TTL ? 0 : a.ttl;
   switch (a.type) {
     case 'A':

@@ -26,7 +26,7 @@ export function udpExchange(server: UpstreamServer, q: Question, query: Buffer, 
     let unreadable: unknown;
     socket.on('error', (err) => fail(new UpstreamError('DNS_NETWORK', `${server.label}: ${describeCause(err)}`, { cause: err, server: server.label })));
     socket.on('message', (bytes, from) => {
-      if (from.address !== server.host.split('%')[0] || from.port !== server.port) return;
+      if (from.address.split('%')[0] !== server.host.split('%')[0] || from.port !== server.port) return;
       let reading: Reading;
       try {
         reading = readResponse(bytes, q);

@@ -27,7 +27,7 @@ async function udp(q: packet.Packet, waitMs = 500): Promise<(packet.DecodedPacke
   const socket = dgram.createSocket('udp4');
   try {
     socket.send(packet.encode(q), server.port, server.host);
-    const got = await Promise.race([once(socket, 'message') as Promise<[Buffer]>, new Promise<undefined>((r) => setTimeout(r, waitMs))]);
+    const got = await Promise.race([once(socket, 'message') as Promise<[Buffer]>, new Promise<undefined>((r) => setTimeout(() => r(undefined), waitMs))]);
     return got && packet.decode(got[0]);
   } finally {
     socket.close();
@@ -137,6 +137,23 @@ describe('startDnsTestServer', () => {
     const t = Date.now();
     expect(await udp(query('example.com', 'A'))).toMatchObject({ rcode: 'NXDOMAIN' });
     expect(Date.now() - t).toBeLessThan(150);
+  });
+
+  it('keeps the last logLimit queries in the log but counts them all', async () => {
+    const small = await startDnsTestServer({ logLimit: 3 });
+    try {
+      const socket = dgram.createSocket('udp4');
+      for (let i = 0; i < 8; i++) {
+        socket.send(packet.encode(query(`n${i}.example.com`, 'A', i)), small.port, small.host);
+        await once(socket, 'message');
+      }
+      socket.close();
+      expect(small.queries()).toEqual({ total: 8, udp: 8, tcp: 0 });
+      expect(small.queries('n7.example.com', 'A').total).toBe(1);
+      expect(small.log.map((q) => q.name)).toEqual(['n5.example.com', 'n6.example.com', 'n7.example.com']);
+    } finally {
+      await small.close();
+    }
   });
 
   it('close() frees the port and drops pending delayed answers', async () => {

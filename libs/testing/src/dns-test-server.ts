@@ -56,6 +56,8 @@ export interface DnsTestServerOptions {
   /** The negative-answer SOA: its TTL (default 3600) and MINIMUM (default 60); negative TTL = the lower. */
   soaTtl?: number;
   soaMinimum?: number;
+  /** How many queries `log` keeps, the most recent ones (default 10,000), so a long benchmark does not grow it forever. */
+  logLimit?: number;
 }
 
 export interface DnsTestServer {
@@ -77,7 +79,7 @@ export interface DnsTestServer {
   truncate(name: string, on?: boolean): void;
   /** Queries received (dropped ones included), for a name and/or type, total and per protocol. */
   queries(name?: string, type?: string): DnsQueryCount;
-  /** Every query received, in order. */
+  /** The queries received, in order: the last `logLimit` of them (the counters above count them all). */
   readonly log: readonly DnsReceivedQuery[];
   /** Zeroes the counters and the log. */
   resetCounters(): void;
@@ -111,6 +113,9 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
   let globalFailure: DnsTestFailure | null = null;
   const truncated = new Set<string>();
   let log: DnsReceivedQuery[] = [];
+  const logLimit = options.logLimit ?? 10_000;
+  // Counted per name and type, not by scanning the log: a benchmark may send millions of queries.
+  let counts = new Map<string, Map<string, DnsQueryCount>>();
   const timers = new Set<NodeJS.Timeout>();
   const connections = new Set<net.Socket>();
   let closed = false;
@@ -127,7 +132,7 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
     const rd = query.flag_rd ? packet.RECURSION_DESIRED : 0;
     if (!question || (query.questions ?? []).length !== 1) return { ...base, flags: rd | RCODE.FORMERR };
     const name = norm(question.name === '.' ? '' : question.name);
-    log.push({ name, type: question.type, protocol, at: Date.now() });
+    record(name, question.type, protocol);
 
     const failure = failures.get(name) ?? globalFailure;
     if (failure === 'drop') return undefined;
@@ -159,6 +164,19 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
       for (const r of rrset.records) answers.push(toAnswer(owner, question.type, rrset.ttl, r));
       return { ...base, flags, answers };
     }
+  }
+
+  function record(name: string, type: string, protocol: DnsTestProtocol): void {
+    let byType = counts.get(name);
+    if (!byType) counts.set(name, (byType = new Map()));
+    let count = byType.get(type);
+    if (!count) byType.set(type, (count = { total: 0, udp: 0, tcp: 0 }));
+    count.total++;
+    count[protocol]++;
+    if (logLimit <= 0) return;
+    // Trimmed in halves, not one shift per query, to keep each query O(1) amortised.
+    if (log.length >= logLimit * 2) log = log.slice(-logLimit);
+    log.push({ name, type, protocol, at: Date.now() });
   }
 
   /** The SOA of the closest enclosing name that has one set, else a synthetic one at the root. */
@@ -268,19 +286,23 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
     },
     queries(name, type) {
       const count: DnsQueryCount = { total: 0, udp: 0, tcp: 0 };
-      const wanted = name === undefined ? undefined : norm(name);
-      for (const q of log) {
-        if ((wanted !== undefined && q.name !== wanted) || (type !== undefined && q.type !== type)) continue;
-        count.total++;
-        count[q.protocol]++;
+      const byName = name === undefined ? [...counts.values()] : [counts.get(norm(name)) ?? new Map<string, DnsQueryCount>()];
+      for (const byType of byName) {
+        for (const [t, c] of byType) {
+          if (type !== undefined && t !== type) continue;
+          count.total += c.total;
+          count.udp += c.udp;
+          count.tcp += c.tcp;
+        }
       }
       return count;
     },
     get log() {
-      return log;
+      return log.length > logLimit ? log.slice(-logLimit) : log;
     },
     resetCounters() {
       log = [];
+      counts = new Map();
     },
     reset() {
       zone.clear();
@@ -291,7 +313,7 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
       globalFailure = null;
       soa.ttl = options.soaTtl ?? 3600;
       soa.minimum = options.soaMinimum ?? 60;
-      log = [];
+      server.resetCounters();
     },
     async close() {
       if (closed) return;
