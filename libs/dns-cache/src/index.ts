@@ -1,1 +1,12 @@
-export {};
+export { DnsCache, type DnsCacheLogger, type DnsCacheOptions } from './dns-cache';
+export type { DnsLookup, LookupSource, LookupState } from './lookup';
+export { checkType, escapeKeyPart, isCachedType, normalizeName, sharedKey, type CachedType } from './dns-name';
+export { freshness, type Freshness } from './freshness';
+export type { DnsEntry, EntryKind } from './entry';
+export { DnsCacheError, InvalidNameError, InvalidOptionsError, UnsupportedTypeError, UpstreamFailedError, type DnsCacheErrorCode } from './errors';
+export type { L2Driver, L2Lease } from './l2-driver';
+export { MemoryL2 } from './memory-l2';
+export { RedisL2 } from './redis-l2';
+export { systemClock, type Clock } from './clock';
+export { DnsCacheMetrics, LATENCY_BUCKETS_MS, type DnsCacheCounters, type LatencySummary } from './metrics';
+export type { CachePolicyOptions, TimingOptions } from './options';

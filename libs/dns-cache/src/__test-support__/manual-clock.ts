@@ -1,0 +1,59 @@
+// A clock the test moves by hand: timers fire, in order, only inside advance().
+import type { Clock } from '../clock';
+
+interface Timer {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+export class ManualClock implements Clock {
+  private timers: Timer[] = [];
+  private seq = 0;
+
+  constructor(private t = Date.UTC(2026, 0, 1)) {}
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimer(fn: () => void, ms: number): unknown {
+    const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, fn };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  clearTimer(handle: unknown): void {
+    this.timers = this.timers.filter((t) => t !== handle);
+  }
+
+  /** Moves time forward by `ms`, firing due timers at their own instants. */
+  advance(ms: number): void {
+    this.advanceTo(this.t + ms);
+  }
+
+  advanceTo(target: number): void {
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.t = Math.max(this.t, due.at);
+      due.fn();
+    }
+    this.t = Math.max(this.t, target);
+  }
+
+  /** Resolves once `ms` of this clock have passed (for simulated latency). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.setTimer(resolve, ms));
+  }
+
+  get pendingTimers(): number {
+    return this.timers.length;
+  }
+}
+
+/** Lets every pending promise chain run (async fakes settle on microtasks and immediates). */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,83 @@
+// The L2 driver on Redis (ioredis). The client is passed in (CONVENTIONS §8); pub/sub needs a connection of
+// its own, duplicated from it and closed by close(). One channel per key, subscribed only while someone
+// in this process waits on it, so a process hears only about the names it is waiting for.
+import type { Redis } from 'ioredis';
+import type { L2Driver, L2Lease } from './l2-driver';
+
+// Compare-and-delete: a holder whose lease already expired must not drop its successor's.
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export class RedisL2 implements L2Driver {
+  private readonly subscriber: Redis;
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** One SUBSCRIBE / UNSUBSCRIBE at a time per channel, in order. */
+  private readonly pending = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly redis: Redis) {
+    this.subscriber = redis.duplicate();
+    this.subscriber.on('message', (channel: string, message: string) => {
+      const set = this.listeners.get(channel);
+      if (set) for (const fn of [...set]) fn(message);
+    });
+    // Errors surface on the commands; an unhandled 'error' event would kill the process.
+    this.subscriber.on('error', () => undefined);
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.redis.get(key);
+  }
+
+  async land(key: string, value: string, ttlMs: number, channel: string, lease?: L2Lease): Promise<void> {
+    const tx = this.redis.multi().set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))).publish(channel, value);
+    if (lease) tx.eval(RELEASE, 1, lease.key, lease.token);
+    const results = await tx.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  async acquireLease(lease: L2Lease, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(lease.key, lease.token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async releaseLease(lease: L2Lease): Promise<void> {
+    await this.redis.eval(RELEASE, 1, lease.key, lease.token);
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => void> {
+    let set = this.listeners.get(channel);
+    const first = !set;
+    if (!set) this.listeners.set(channel, (set = new Set()));
+    // Registered before the await, so a concurrent unsubscribe never sees an empty set it should not drop.
+    set.add(onMessage);
+    const unsubscribe = (): void => {
+      set.delete(onMessage);
+      if (set.size === 0 && this.listeners.get(channel) === set) {
+        this.listeners.delete(channel);
+        void this.serial(channel, () => this.subscriber.unsubscribe(channel)).catch(() => undefined);
+      }
+    };
+    try {
+      // A later subscriber still waits for the first one's SUBSCRIBE to be acknowledged.
+      await (first ? this.serial(channel, () => this.subscriber.subscribe(channel)) : this.pending.get(channel));
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    return unsubscribe;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+
+  private serial(channel: string, op: () => Promise<unknown>): Promise<unknown> {
+    const previous = this.pending.get(channel) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(op);
+    this.pending.set(channel, next);
+    void next.finally(() => {
+      if (this.pending.get(channel) === next) this.pending.delete(channel);
+    }).catch(() => undefined);
+    return next;
+  }
+}
