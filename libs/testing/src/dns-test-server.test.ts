@@ -104,14 +104,14 @@ describe('startDnsTestServer', () => {
 
   it('delays answers, per name over the global delay', async () => {
     server.set('example.com', 'A', ['192.0.2.1'], 60);
-    server.delay(150);
+    server.delay(300);
     server.delay(20, 'example.com');
     let t = Date.now();
-    await udp(query('example.com', 'A'));
-    expect(Date.now() - t).toBeLessThan(140);
+    expect(await udp(query('example.com', 'A'))).toBeDefined();
+    expect(Date.now() - t).toBeLessThan(250);
     t = Date.now();
     expect(await udp(query('other.example.com', 'A'))).toBeDefined();
-    expect(Date.now() - t).toBeGreaterThanOrEqual(140);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(290);
   });
 
   it('truncates on demand over UDP only, and by itself when the answer does not fit the client buffer', async () => {
@@ -130,13 +130,13 @@ describe('startDnsTestServer', () => {
   it('reset() forgets records, failures, delays and counts', async () => {
     server.set('example.com', 'A', ['192.0.2.1'], 60);
     server.fail('servfail');
-    server.delay(200);
-    expect(await udp(query('example.com', 'A'), 400)).toMatchObject({ rcode: 'SERVFAIL' });
+    server.delay(1000);
+    expect(await udp(query('example.com', 'A'), 50)).toBeUndefined();
     server.reset();
     expect(server.queries().total).toBe(0);
     const t = Date.now();
     expect(await udp(query('example.com', 'A'))).toMatchObject({ rcode: 'NXDOMAIN' });
-    expect(Date.now() - t).toBeLessThan(150);
+    expect(Date.now() - t).toBeLessThan(500);
   });
 
   it('keeps the last logLimit queries in the log but counts them all', async () => {
