@@ -4,8 +4,9 @@
 // One UDP socket per query, not a shared one per family: each query then leaves from its own random
 // ephemeral port, so a forged answer has to guess the port as well as the 16-bit id (RFC 5452 §9.2),
 // and the socket is `connect`ed, so the kernel drops datagrams from any other source and reports an
-// ICMP "port unreachable" at once instead of letting us wait for the timeout. The cost, a socket and a
-// bind per query, is a few tens of µs, and the cache in front keeps queries near one per name per TTL.
+// ICMP "port unreachable" at once instead of letting us wait for the timeout. The cost, creating,
+// connecting and closing a socket, was ~80 µs per query (2,000 in a row, 2 shared cores, Node 20),
+// small beside a resolver's round trip, and the cache in front keeps queries near one per name per TTL.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { describeCause, UpstreamError } from './errors';
