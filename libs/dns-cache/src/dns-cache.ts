@@ -2,12 +2,12 @@
 // → the upstream. One flight per question per process, one lease per question across processes, so a
 // name costs one upstream query per TTL however many callers and replicas ask for it.
 import type { Meter } from '@opentelemetry/api';
-import type { RecordType, Upstream } from '@dmarc/dns-wire';
+import type { RecordType, Upstream, UpstreamAnswer } from '@dmarc/dns-wire';
 import { systemClock, type Clock } from './clock';
 import { checkType, normalizeName, sharedKey, type CachedType } from './dns-name';
-import { chasedEntry, extendedEntry, failedEntry, judgeAnswer, negativeEntry, positiveEntry } from './entry-policy';
+import { extendedEntry, failedEntry, judgeAnswer, negativeEntry, positiveEntry } from './entry-policy';
 import { encodeEntry, decodeEntry, isNewer, remainingTtl, type DnsEntry } from './entry';
-import { DnsCacheError, UpstreamFailedError } from './errors';
+import { UpstreamFailedError } from './errors';
 import { Flight, type Filled } from './flight';
 import { freshness, isServable, type Freshness } from './freshness';
 import { LruMap } from './l1-lru';
@@ -101,7 +101,7 @@ export class DnsCache {
         const served = this.serveL1(slot, q.name, q.type, entry, this.clock.now());
         if (served) return Promise.resolve(served);
       }
-      return this.miss(q, 0);
+      return this.miss(q);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -123,7 +123,7 @@ export class DnsCache {
     if (state === 'prefetch') {
       this.prefetch.want(slot, entry, now, (wanted) => this.prefetchDue(slot, name, type, wanted));
     } else if (state === 'stale' && now >= entry.retryAt && !this.flights.has(slot)) {
-      this.startFlight(slot, name, type, entry, 0);
+      this.startFlight(slot, name, type, entry);
     }
     return this.present(entry, name, type, 'l1', now, state);
   }
@@ -132,16 +132,16 @@ export class DnsCache {
     // Replaced meanwhile (another process refreshed it through L2) or evicted: nothing to do.
     if (this.l1.peek(slot) !== wanted || this.flights.has(slot)) return;
     this.metrics.counters.prefetches++;
-    this.startFlight(slot, name, type, wanted, 0);
+    this.startFlight(slot, name, type, wanted);
   }
 
-  private async miss(q: Question, depth: number): Promise<DnsLookup> {
+  private async miss(q: Question): Promise<DnsLookup> {
     for (let attempt = 0; ; attempt++) {
       let flight = this.flights.get(q.slot);
       if (flight) {
         if (attempt === 0) this.metrics.counters.coalescedWaiters++;
       } else {
-        flight = this.startFlight(q.slot, q.name, q.type, this.l1.peek(q.slot), depth);
+        flight = this.startFlight(q.slot, q.name, q.type, this.l1.peek(q.slot));
       }
       const filled = await flight.ready;
       // Woken: read the entry again from the top — L1 holds the truth, which may be newer than what woke us.
@@ -160,7 +160,7 @@ export class DnsCache {
     }
   }
 
-  private startFlight(slot: string, name: string, type: CachedType, current: DnsEntry | undefined, depth: number): Flight {
+  private startFlight(slot: string, name: string, type: CachedType, current: DnsEntry | undefined): Flight {
     const flight = new Flight(() => {
       // Gone from the map before anyone wakes (and before the answer is landed in L2), so a caller that
       // comes later never joins a flight whose answer it has already outlived.
@@ -168,7 +168,7 @@ export class DnsCache {
     });
     this.flights.set(slot, flight);
     const done = (filled: Filled | undefined): void => flight.finish(filled);
-    this.fill(slot, name, type, current, depth, flight).then(done, (error: unknown) => {
+    this.fill(slot, name, type, current, flight).then(done, (error: unknown) => {
       this.log.warn({ name, type, err: error }, 'dns cache: a fill failed unexpectedly');
       done(undefined);
     });
@@ -176,7 +176,7 @@ export class DnsCache {
   }
 
   /** One flight: L2, then the shared lease, then the upstream. Never rejects for upstream failures. */
-  private async fill(slot: string, name: string, type: CachedType, current: DnsEntry | undefined, depth: number, flight: Flight): Promise<Filled> {
+  private async fill(slot: string, name: string, type: CachedType, current: DnsEntry | undefined, flight: Flight): Promise<Filled> {
     const key = sharedKey(type, name);
     if (this.l2) {
       const shared = await this.readL2(key);
@@ -219,7 +219,7 @@ export class DnsCache {
 
     let entry: DnsEntry;
     try {
-      entry = await this.ask(name, type, current, depth);
+      entry = await this.ask(name, type, current);
     } catch (error) {
       if (lease) await this.lease?.release(lease);
       throw error;
@@ -231,31 +231,49 @@ export class DnsCache {
     return { entry, source: 'upstream' };
   }
 
-  /** Asks the upstream and turns its answer (or failure) into the next entry of this question. */
-  private async ask(name: string, type: CachedType, current: DnsEntry | undefined, depth: number): Promise<DnsEntry> {
-    const c = this.metrics.counters;
-    c.upstreamQueries++;
-    const started = this.clock.now();
-    let reason: DnsEntry['rcode'];
+  /**
+   * Asks the upstream and turns its answer (or failure) into the next entry of this question. A CNAME
+   * without the asked records is chased here, hop by hop, not through the cache's own flights: two names
+   * chasing each other must end in a failure, never in two flights waiting on one another.
+   */
+  private async ask(name: string, type: CachedType, current: DnsEntry | undefined): Promise<DnsEntry> {
+    let reason: DnsEntry['rcode'] = 'ERROR';
+    let qname = name;
+    let cnameTtl = Infinity;
+    const seen = new Set([name]);
     try {
-      const answer = await this.upstream.query(name, type);
-      const now = this.clock.now();
-      this.metrics.observeUpstreamLatency(now - started);
-      this.latency.observe(now - started);
-      const verdict = judgeAnswer(type, answer);
-      let entry: DnsEntry | undefined;
-      if (verdict.kind === 'positive') entry = positiveEntry(verdict.answers, verdict.ttlSeconds, now, this.policy);
-      else if (verdict.kind === 'negative') entry = negativeEntry(verdict.rcode, verdict.negativeTtlSeconds, now, this.policy);
-      else if (verdict.kind === 'chase') entry = await this.chase(verdict.target, type, verdict.cnameTtlSeconds, depth);
-      if (entry) {
+      for (let hop = 0; hop < this.timing.maxCnameDepth; hop++) {
+        const answer = await this.query(qname, type);
+        const now = this.clock.now();
+        const verdict = judgeAnswer(type, answer);
+        if (verdict.kind === 'chase') {
+          let target: string;
+          try {
+            target = normalizeName(verdict.target);
+          } catch {
+            break;
+          }
+          if (seen.has(target)) break;
+          seen.add(target);
+          cnameTtl = Math.min(cnameTtl, verdict.cnameTtlSeconds);
+          qname = target;
+          continue;
+        }
+        if (verdict.kind === 'failed') {
+          reason = verdict.rcode;
+          break;
+        }
+        const entry =
+          verdict.kind === 'positive'
+            ? positiveEntry(verdict.answers, Math.min(verdict.ttlSeconds, cnameTtl), now, this.policy)
+            : negativeEntry(verdict.rcode, bounded(verdict.negativeTtlSeconds, cnameTtl, this.policy.negativeDefaultTtlMs / 1000), now, this.policy);
         if (current?.outageSince !== undefined) this.log.info({ name, type, outageMs: now - current.outageSince }, 'dns upstream answers again');
         return stamped(entry, current);
       }
-      reason = verdict.kind === 'failed' ? verdict.rcode : 'ERROR';
     } catch (error) {
       reason = error instanceof Error && /timeout|timed out|abort/i.test(`${error.name} ${error.message}`) ? 'TIMEOUT' : 'ERROR';
     }
-    c.upstreamFailures++;
+    this.metrics.counters.upstreamFailures++;
     const now = this.clock.now();
     const next = (current && extendedEntry(current, now, this.policy)) ?? failedEntry(reason, current, now, this.policy);
     // Once per name per outage: the outage start travels with the entry (through L2 too), not per caller.
@@ -265,33 +283,16 @@ export class DnsCache {
     return stamped(next, current);
   }
 
-  /** A CNAME without the asked records: the target is looked up through the cache itself. */
-  private async chase(target: string, type: CachedType, cnameTtlSeconds: number, depth: number): Promise<DnsEntry | undefined> {
-    if (depth + 1 >= this.timing.maxCnameDepth) return undefined;
-    let q: Question;
+  private async query(name: string, type: CachedType): Promise<UpstreamAnswer> {
+    this.metrics.counters.upstreamQueries++;
+    const started = this.clock.now();
     try {
-      q = question(target, type);
-    } catch {
-      return undefined;
+      return await this.upstream.query(name, type);
+    } finally {
+      const ms = this.clock.now() - started;
+      this.metrics.observeUpstreamLatency(ms);
+      this.latency.observe(ms);
     }
-    try {
-      const found = await this.lookupAt(q, depth + 1);
-      return chasedEntry(found, cnameTtlSeconds, this.clock.now(), this.policy);
-    } catch (error) {
-      if (error instanceof DnsCacheError) return undefined;
-      throw error;
-    }
-  }
-
-  private lookupAt(q: Question, depth: number): Promise<DnsEntry> {
-    const entry = this.l1.peek(q.slot);
-    const now = this.clock.now();
-    if (entry && isServable(entry, now) && entry.kind !== 'failed') return Promise.resolve(entry);
-    return this.miss(q, depth).then(() => {
-      const landed = this.l1.peek(q.slot);
-      if (!landed || landed.kind === 'failed') throw new UpstreamFailedError(q.name, q.type, 'CNAME target unresolved', false, 0);
-      return landed;
-    });
   }
 
   private present(entry: DnsEntry, name: string, type: CachedType, source: LookupSource, now: number, state: Freshness): DnsLookup {
@@ -362,6 +363,12 @@ function question(name: string, type: string): Question {
   const t = checkType(type);
   const n = normalizeName(name);
   return { slot: `${t}:${n}`, name: n, type: t };
+}
+
+/** A negative answer reached through a CNAME lives no longer than the CNAME. */
+function bounded(negativeTtl: number | undefined, cnameTtl: number, fallback: number): number | undefined {
+  if (cnameTtl === Infinity) return negativeTtl;
+  return Math.min(negativeTtl ?? fallback, cnameTtl);
 }
 
 /** Versions of one question only move forward, even when two are written in the same millisecond. */

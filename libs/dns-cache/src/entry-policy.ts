@@ -55,13 +55,6 @@ export function negativeEntry(rcode: 'NXDOMAIN' | 'NOERROR', negativeTtlSeconds:
   return resolved('negative', rcode, [], ttlMs, now, p);
 }
 
-/** A chased answer lives no longer than the CNAME that led to it nor than the target's own entry. */
-export function chasedEntry(target: DnsEntry, cnameTtlSeconds: number, now: number, p: ResolvedPolicy): DnsEntry {
-  const cnameMs = clamp(cnameTtlSeconds * 1000, p.minTtlMs, p.maxTtlMs);
-  const ttlMs = Math.max(1, Math.min(cnameMs, target.expiresAt - now));
-  return resolved(target.kind === 'positive' ? 'positive' : 'negative', target.rcode, target.answers, ttlMs, now, p);
-}
-
 /** Nothing stale to serve: the failure itself is remembered briefly so a dead upstream is not hammered. */
 export function failedEntry(rcode: DnsEntry['rcode'], previous: DnsEntry | undefined, now: number, p: ResolvedPolicy): DnsEntry {
   const expiresAt = now + p.failureTtlMs;

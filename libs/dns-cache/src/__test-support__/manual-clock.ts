@@ -43,6 +43,23 @@ export class ManualClock implements Clock {
     this.t = Math.max(this.t, target);
   }
 
+  /**
+   * Like advanceTo, but lets the async work each timer starts run (at that timer's instant) before the
+   * next one fires: simulated latency and refreshes then happen at their own times.
+   */
+  async runTo(target: number, rounds = 5): Promise<void> {
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.t = Math.max(this.t, due.at);
+      due.fn();
+      await settle(rounds);
+    }
+    this.t = Math.max(this.t, target);
+    await settle(rounds);
+  }
+
   /** Resolves once `ms` of this clock have passed (for simulated latency). */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.setTimer(resolve, ms));
