@@ -26,29 +26,94 @@ export function chunkMessageId(reportId: string, chunkIndex: number): string {
   return `${reportId}:${chunkIndex}`;
 }
 
-// One statement, so one transaction and one round trip per chunk. The ledger row goes in first;
-// every other write reads from it, so when the ledger already holds the chunk (a redelivery after a
-// crash between commit and offset commit) nothing else is written. A concurrent second delivery
-// waits on the ledger row's unique index and then finds it taken.
+/** One chunk to apply, and where it was read from. */
+export interface ChunkToApply {
+  counts: ChunkCounts;
+  source?: ChunkSource;
+}
+
+// What the statement knows of each chunk: one column of its `item` rows per entry, in parameter order
+// from $2 ($1 is the ledger's consumer name).
+const ITEM_COLUMNS: ReadonlyArray<readonly [name: string, type: string, value: (c: ChunkCounts, s: ChunkSource | undefined) => unknown]> = [
+  ['message_id', 'text', (c) => chunkMessageId(c.reportId, c.chunkIndex)],
+  ['topic', 'text', (_, s) => s?.topic ?? null],
+  ['kafka_partition', 'integer', (_, s) => s?.partition ?? null],
+  ['kafka_offset', 'bigint', (_, s) => s?.offset ?? null],
+  ['tenant_id', 'uuid', (c) => c.tenantId],
+  ['domain', 'text', (c) => c.domain],
+  ['day', 'date', (c) => c.day],
+  // Every chunk repeats the policy: writing it from chunk 0 alone is enough, and a duplicate report
+  // is not evidence of anything new.
+  ['write_policy', 'boolean', (c) => c.chunkIndex === 0 && c.duplicateOf === null],
+  ['p', 'text', (c) => c.policy.p],
+  ['sp', 'text', (c) => c.policy.sp],
+  ['np', 'text', (c) => c.policy.np],
+  ['pct', 'integer', (c) => c.policy.pct],
+  ['adkim', 'text', (c) => c.policy.adkim],
+  ['aspf', 'text', (c) => c.policy.aspf],
+  ['fo', 'text', (c) => c.policy.fo],
+  ['testing', 'text', (c) => c.policy.testing],
+  ['report_id', 'text', (c) => c.reportId],
+  ['org_name', 'text', (c) => c.orgName],
+  ['external_report_id', 'text', (c) => c.externalReportId],
+  ['begin_ms', 'double precision', (c) => c.begin],
+  ['end_ms', 'double precision', (c) => c.end],
+  ['duplicate_of', 'text', (c) => c.duplicateOf],
+  ['chunk_count', 'integer', (c) => c.chunkCount],
+  ['records', 'bigint', (c) => c.records],
+  ['record_count', 'bigint', (c) => c.recordCount],
+  ['messages', 'bigint', (c) => c.messages],
+  ['raw_id', 'uuid', (c) => (UUID.test(c.reportId) ? c.reportId : null)],
+];
+const COUNTER_FIELDS = ['messages', 'none', 'quarantine', 'reject', 'pass', 'dkimAligned', 'spfAligned', 'dmarcPass'] as const;
+const COUNTERS_AT = ITEM_COLUMNS.length + 2;
+const param = (i: number, type: string) => `$${i + 2}::${type}`;
+
+// One chunk is read from scalars, cheaper to send and to parse than 27 one-element arrays; a batch from
+// parallel arrays, one element per chunk. Both then go through the same statement.
+const ITEM_ROWS = {
+  single: `SELECT ${ITEM_COLUMNS.map(([name, type], i) => `${param(i, type)} AS ${name}`).join(', ')}, 1::bigint AS ord`,
+  batch: `SELECT * FROM unnest(${ITEM_COLUMNS.map(([, type], i) => param(i, `${type}[]`)).join(', ')}) WITH ORDINALITY
+    AS i(${ITEM_COLUMNS.map(([name]) => name).join(', ')}, ord)`,
+};
+
+// One statement, so one transaction and one round trip, for a whole batch of chunks. The ledger rows go
+// in first; every other write reads the chunks the ledger took (`fresh`), so a chunk already in the
+// ledger (a redelivery after a crash between commit and offset commit) adds nothing. A concurrent second
+// delivery waits on the ledger row's unique index and then finds it taken.
 //
-// Counters arrive as parallel arrays, one element per (source IP, header-from) already merged in
-// memory: one multi-row upsert whatever the chunk's size.
-const APPLY_CHUNK_SQL = `
-WITH ledger AS (
+// An upsert may not touch one row twice in a statement, so counters are summed per key across the
+// batch's new chunks first, and each report's chunks become one bookkeeping row. Every insert runs in
+// the order of its conflict key: concurrent batches over the same counter, policy or report rows take
+// their locks in the same order and so never deadlock on each other.
+//
+// Counters come as parallel arrays, one element per (chunk, source IP, header-from), already merged per
+// chunk in memory, naming their chunk by its position in the batch.
+const applySql = (items: string) => `
+WITH item AS (
+  ${items}
+),
+ledger AS (
   INSERT INTO processed_messages (consumer, message_id, topic, kafka_partition, kafka_offset)
-  VALUES ($1::text, $2::text, $3::text, $4::integer, $5::bigint)
+  SELECT $1::text, message_id, topic, kafka_partition, kafka_offset FROM item ORDER BY message_id
   ON CONFLICT (consumer, message_id) DO NOTHING
-  RETURNING 1
+  RETURNING message_id
+),
+fresh AS (
+  SELECT item.* FROM item JOIN ledger USING (message_id)
 ),
 counters AS (
   INSERT INTO aggregate_counters AS c (
     tenant_id, domain, day, source_ip, header_from, messages, disposition_none, disposition_quarantine,
     disposition_reject, disposition_pass, dkim_aligned, spf_aligned, dmarc_pass)
-  SELECT $6::uuid, $7::text, $8::date, k.*
-    FROM unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
-                $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
-         AS k(source_ip, header_from, messages, n, q, r, p, dkim, spf, dmarc)
-   WHERE EXISTS (SELECT 1 FROM ledger)
+  SELECT f.tenant_id, f.domain, f.day, k.source_ip, k.header_from, sum(k.messages)::bigint, sum(k.n)::bigint, sum(k.q)::bigint,
+         sum(k.r)::bigint, sum(k.p)::bigint, sum(k.dkim)::bigint, sum(k.spf)::bigint, sum(k.dmarc)::bigint
+    FROM unnest($${COUNTERS_AT}::integer[], $${COUNTERS_AT + 1}::text[], $${COUNTERS_AT + 2}::text[],
+                ${COUNTER_FIELDS.map((_, i) => `$${COUNTERS_AT + 3 + i}::bigint[]`).join(', ')})
+         AS k(item, source_ip, header_from, messages, n, q, r, p, dkim, spf, dmarc)
+    JOIN fresh f ON f.ord = k.item
+   GROUP BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from
+   ORDER BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from
   ON CONFLICT (tenant_id, domain, day, source_ip, header_from) DO UPDATE SET
     messages = c.messages + excluded.messages,
     disposition_none = c.disposition_none + excluded.disposition_none,
@@ -59,49 +124,62 @@ counters AS (
     spf_aligned = c.spf_aligned + excluded.spf_aligned,
     dmarc_pass = c.dmarc_pass + excluded.dmarc_pass,
     updated_at = now()
-  RETURNING 1
 ),
 policy AS (
-  INSERT INTO aggregate_policies AS p (tenant_id, domain, day, p, sp, np, pct, adkim, aspf, fo, testing, observed_at, report_id)
-  SELECT $6::uuid, $7::text, $8::date, $20::text, $21::text, $22::text, $23::integer, $24::text, $25::text, $26::text,
-         $27::text, to_timestamp($33::double precision / 1000), $28::text
-    FROM ledger WHERE $19::boolean
+  -- Of the batch's reports of one domain and day, the one the table would keep anyway: period ending last,
+  -- ties to the greater report id.
+  INSERT INTO aggregate_policies AS ap (tenant_id, domain, day, p, sp, np, pct, adkim, aspf, fo, testing, observed_at, report_id)
+  SELECT DISTINCT ON (tenant_id, domain, day)
+         tenant_id, domain, day, p, sp, np, pct, adkim, aspf, fo, testing, to_timestamp(end_ms / 1000), report_id
+    FROM fresh WHERE write_policy
+   ORDER BY tenant_id, domain, day, to_timestamp(end_ms / 1000) DESC, report_id DESC
   ON CONFLICT (tenant_id, domain, day) DO UPDATE SET
     p = excluded.p, sp = excluded.sp, np = excluded.np, pct = excluded.pct, adkim = excluded.adkim,
     aspf = excluded.aspf, fo = excluded.fo, testing = excluded.testing,
     observed_at = excluded.observed_at, report_id = excluded.report_id
-    WHERE (excluded.observed_at, excluded.report_id) > (p.observed_at, p.report_id)
-  RETURNING 1
+    WHERE (excluded.observed_at, excluded.report_id) > (ap.observed_at, ap.report_id)
+),
+report_delta AS (
+  -- One row per report: its new chunks summed, the rest as the first of them delivered says.
+  SELECT DISTINCT ON (tenant_id, report_id)
+         tenant_id, report_id, domain, day, org_name, external_report_id, begin_ms, end_ms, duplicate_of, raw_id,
+         count(*) OVER w AS chunks, max(chunk_count) OVER w AS chunk_count, sum(records) OVER w AS records,
+         max(record_count) OVER w AS record_count, sum(messages) OVER w AS messages
+    FROM fresh
+  WINDOW w AS (PARTITION BY tenant_id, report_id)
+   ORDER BY tenant_id, report_id, ord
 ),
 report AS (
   INSERT INTO aggregate_reports AS r (
     tenant_id, report_id, domain, day, org_name, external_report_id, begin_at, end_at, duplicate_of,
     chunks_seen, chunk_count, records_seen, record_count, messages, completed_at)
-  SELECT $6::uuid, $28::text, $7::text, $8::date, $29::text, $30::text, to_timestamp($31::double precision / 1000),
-         to_timestamp($33::double precision / 1000), $32::text,
-         1, $34::integer, $35::bigint, $36::bigint, $37::bigint, CASE WHEN $34::integer = 1 THEN now() END
-    FROM ledger
+  SELECT tenant_id, report_id, domain, day, org_name, external_report_id, to_timestamp(begin_ms / 1000), to_timestamp(end_ms / 1000),
+         duplicate_of, chunks, chunk_count, records, record_count, messages, CASE WHEN chunks = chunk_count THEN now() END
+    FROM report_delta ORDER BY tenant_id, report_id
   ON CONFLICT (tenant_id, report_id) DO UPDATE SET
-    chunks_seen = r.chunks_seen + 1,
+    chunks_seen = r.chunks_seen + excluded.chunks_seen,
     chunk_count = coalesce(excluded.chunk_count, r.chunk_count),
     records_seen = r.records_seen + excluded.records_seen,
     record_count = coalesce(excluded.record_count, r.record_count),
     messages = r.messages + excluded.messages,
-    completed_at = CASE WHEN r.chunks_seen + 1 = coalesce(excluded.chunk_count, r.chunk_count) THEN now() ELSE r.completed_at END
-  RETURNING completed_at IS NOT NULL AS complete
+    completed_at = CASE WHEN r.chunks_seen + excluded.chunks_seen = coalesce(excluded.chunk_count, r.chunk_count) THEN now() ELSE r.completed_at END
+  RETURNING tenant_id, report_id, completed_at IS NOT NULL AS complete
 ),
 raw AS (
   -- The pipeline's status of the raw report; only forward, never over a failure.
   UPDATE raw_reports SET status = 'aggregated'
-   WHERE id = $38::uuid AND tenant_id = $6::uuid AND status IN ('received', 'parsed', 'enriched')
-     AND EXISTS (SELECT 1 FROM report WHERE complete)
-  RETURNING 1
+   WHERE id = ANY (ARRAY(SELECT d.raw_id FROM report JOIN report_delta d USING (tenant_id, report_id) WHERE report.complete))
+     AND (id, tenant_id) IN (SELECT d.raw_id, d.tenant_id FROM report_delta d)
+     AND status IN ('received', 'parsed', 'enriched')
 )
-SELECT EXISTS (SELECT 1 FROM ledger) AS applied,
-       coalesce((SELECT complete FROM report),
-                (SELECT completed_at IS NOT NULL FROM aggregate_reports WHERE tenant_id = $6::uuid AND report_id = $28::text)) AS complete,
-       (SELECT count(*) FROM counters)::integer AS counter_rows,
-       (SELECT count(*) FROM raw)::integer AS raw_rows`;
+SELECT ledger.message_id IS NOT NULL AS applied,
+       coalesce(report.complete,
+                (SELECT completed_at IS NOT NULL FROM aggregate_reports a WHERE a.tenant_id = item.tenant_id AND a.report_id = item.report_id)) AS complete
+  FROM item
+  LEFT JOIN ledger USING (message_id)
+  LEFT JOIN report USING (tenant_id, report_id)
+ ORDER BY item.ord`;
+const APPLY_SQL = { single: applySql(ITEM_ROWS.single), batch: applySql(ITEM_ROWS.batch) };
 
 /**
  * Applies a counted chunk exactly once: the counters, the day's policy, the report's bookkeeping,
@@ -109,64 +187,76 @@ SELECT EXISTS (SELECT 1 FROM ledger) AS applied,
  * transaction). A chunk already in the ledger changes nothing and reports `applied: false`.
  */
 export async function applyChunk(db: Queryable, counts: ChunkCounts, source?: ChunkSource): Promise<ApplyResult> {
-  const c = counts.counters;
-  const column = <K extends keyof (typeof c)[number]>(key: K) => c.map((d) => d[key]);
-  const { rows } = await db.query<{ applied: boolean; complete: boolean | null; counter_rows: number }>(
-    APPLY_CHUNK_SQL,
-    [
-      AGGREGATION_CONSUMER,
-      chunkMessageId(counts.reportId, counts.chunkIndex),
-      source?.topic ?? null,
-      source?.partition ?? null,
-      source?.offset ?? null,
-      counts.tenantId,
-      counts.domain,
-      counts.day,
-      column('sourceIp'),
-      column('headerFrom'),
-      column('messages'),
-      column('none'),
-      column('quarantine'),
-      column('reject'),
-      column('pass'),
-      column('dkimAligned'),
-      column('spfAligned'),
-      column('dmarcPass'),
-      // Every chunk repeats the policy: writing it from chunk 0 alone is enough, and a duplicate report
-      // is not evidence of anything new.
-      counts.chunkIndex === 0 && counts.duplicateOf === null,
-      counts.policy.p,
-      counts.policy.sp,
-      counts.policy.np,
-      counts.policy.pct,
-      counts.policy.adkim,
-      counts.policy.aspf,
-      counts.policy.fo,
-      counts.policy.testing,
-      counts.reportId,
-      counts.orgName,
-      counts.externalReportId,
-      counts.begin,
-      counts.duplicateOf,
-      counts.end,
-      counts.chunkCount,
-      counts.records,
-      counts.recordCount,
-      counts.messages,
-      UUID.test(counts.reportId) ? counts.reportId : null,
-    ],
+  return (await applyChunks(db, [{ counts, source }]))[0];
+}
+
+/**
+ * Applies a batch of counted chunks, each exactly once, in one statement (one transaction, one round
+ * trip): as if applied one by one in order, except that the whole batch commits or nothing does. One
+ * result per item, in order. A chunk given twice is applied once; the second reports `applied: false`.
+ */
+export async function applyChunks(db: Queryable, items: ReadonlyArray<ChunkToApply>): Promise<ApplyResult[]> {
+  if (items.length === 0) return [];
+  // The ledger takes a chunk once per statement: a second copy in the batch would read as new twice.
+  const firstOf = new Map<string, number>();
+  const unique: ChunkToApply[] = [];
+  const slot = items.map((item) => {
+    const key = chunkMessageId(item.counts.reportId, item.counts.chunkIndex);
+    let at = firstOf.get(key);
+    if (at === undefined) {
+      at = unique.push(item) - 1;
+      firstOf.set(key, at);
+    }
+    return at;
+  });
+  const shape = unique.length === 1 ? 'single' : 'batch';
+  const { rows } = await db.query<{ applied: boolean; complete: boolean | null }>(APPLY_SQL[shape], parameters(unique, shape), {
     // Parsed and planned once per connection: most chunks are small, where planning is a good part of the cost.
-    { name: 'aggregation-apply-chunk' },
-  );
-  const row = rows[0];
-  if (!row.applied && row.complete === null && !(await reportKnown(db, counts))) {
-    throw new AggregationError(
-      'AGGREGATION_REPORT_ID_COLLISION',
-      `chunk ${chunkMessageId(counts.reportId, counts.chunkIndex)} is in the ledger but report ${counts.reportId} is not tenant ${counts.tenantId}'s: report ids must be unique across tenants`,
-      'reportId',
-    );
+    name: `aggregation-apply-chunks-${shape}`,
+  });
+  const results: ApplyResult[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < items.length; i++) {
+    const { counts } = items[i];
+    const row = rows[slot[i]];
+    const copy = seen.has(slot[i]);
+    seen.add(slot[i]);
+    const applied = row.applied && !copy;
+    // A copy from another tenant must not pass for a redelivery: the report row found is not its own.
+    const complete = copy && unique[slot[i]].counts.tenantId !== counts.tenantId ? null : row.complete;
+    if (!applied && complete === null && !(await reportKnown(db, counts))) {
+      throw new AggregationError(
+        'AGGREGATION_REPORT_ID_COLLISION',
+        `chunk ${chunkMessageId(counts.reportId, counts.chunkIndex)} is in the ledger but report ${counts.reportId} is not tenant ${counts.tenantId}'s: report ids must be unique across tenants`,
+        'reportId',
+      );
+    }
+    // An upsert returns one row per input row, so a chunk touches exactly its own delta rows.
+    results.push({ applied, reportComplete: complete ?? false, counterRows: applied ? counts.counters.length : 0 });
   }
-  return { applied: row.applied, reportComplete: row.complete ?? false, counterRows: row.counter_rows };
+  return results;
+}
+
+function parameters(items: ReadonlyArray<ChunkToApply>, shape: keyof typeof ITEM_ROWS): unknown[] {
+  const size = items.reduce((s, { counts }) => s + counts.counters.length, 0);
+  const at = new Array<number>(size);
+  const sourceIp = new Array<string>(size);
+  const headerFrom = new Array<string>(size);
+  const numbers = COUNTER_FIELDS.map(() => new Array<number>(size));
+  let k = 0;
+  items.forEach(({ counts }, i) => {
+    for (const d of counts.counters) {
+      at[k] = i + 1;
+      sourceIp[k] = d.sourceIp;
+      headerFrom[k] = d.headerFrom;
+      for (let n = 0; n < COUNTER_FIELDS.length; n++) numbers[n][k] = d[COUNTER_FIELDS[n]];
+      k++;
+    }
+  });
+  const columns = ITEM_COLUMNS.map(([, , value]) =>
+    shape === 'single' ? value(items[0].counts, items[0].source) : items.map(({ counts, source }) => value(counts, source)),
+  );
+  return [AGGREGATION_CONSUMER, ...columns, at, sourceIp, headerFrom, ...numbers];
 }
 
 // The ledger is keyed by report id and chunk alone. Report ids are derived from the tenant and the

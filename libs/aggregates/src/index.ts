@@ -1,5 +1,5 @@
 export { countChunk, normaliseDomain, utcDay, type ChunkCounts, type CounterDelta, type PolicySeen } from './chunk-counts';
-export { AGGREGATION_CONSUMER, applyChunk, chunkMessageId, type ApplyResult, type ChunkSource } from './chunk-writer';
+export { AGGREGATION_CONSUMER, applyChunk, applyChunks, chunkMessageId, type ApplyResult, type ChunkSource, type ChunkToApply } from './chunk-writer';
 export { daysOf, resolveDayRange, type DayRange, type DayRangeOptions } from './day-range';
 export {
   domainSources,
@@ -14,5 +14,13 @@ export {
   type SourceCounts,
 } from './domain-queries';
 export { AggregationError, type AggregationErrorCode } from './errors';
-export { AGGREGATES_UPDATED_TOPIC, ANNOUNCE_EVERY_CHUNKS, PARSED_TOPIC, ReportAggregator, type ChunkOutcome, type ReportAggregatorOptions } from './report-aggregator';
+export {
+  AGGREGATES_UPDATED_TOPIC,
+  ANNOUNCE_EVERY_CHUNKS,
+  PARSED_TOPIC,
+  ReportAggregator,
+  type ChunkDelivery,
+  type ChunkOutcome,
+  type ReportAggregatorOptions,
+} from './report-aggregator';
 export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRecord } from './report-chunk-fixtures';
