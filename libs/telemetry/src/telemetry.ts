@@ -4,7 +4,7 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 
 export interface TelemetryOptions {
@@ -34,6 +34,11 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (options.otlpTracesUrl) {
     spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpTracesUrl })));
   }
+  // With nothing to export, spans are not recorded (AlwaysOff), but they still get ids and the context still
+  // flows through async calls and Kafka headers: one trace id across every hop, in every log line. The SDK
+  // registers its provider, context manager and propagator only when it has a processor, hence the no-op one.
+  const exporting = spanProcessors.length > 0;
+  if (!exporting) spanProcessors.push(new NoopSpanProcessor());
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.serviceName,
@@ -44,6 +49,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     spanProcessors,
     metricReader: prometheus,
     textMapPropagator: new W3CTraceContextPropagator(),
+    ...(exporting ? {} : { sampler: new AlwaysOffSampler() }),
     autoDetectResources: false,
     instrumentations: [],
   });
