@@ -115,6 +115,8 @@ describe('dmarc serve ingestion (real Kafka and PostgreSQL)', () => {
       const got = await waitFor('received', () => watch.seen.find((m) => m.value.tenantId === tenantId && Buffer.isBuffer(m.value.raw) && m.value.raw.equals(payload)));
       await watch.close();
       expect(got.value).toMatchObject({ filename: 'r.xml', sizeBytes: payload.length, contentType: 'application/xml' });
+      // Trace context flows even with no exporter configured: the service put its trace on what it published.
+      expect(got.headers.traceparent).toMatch(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-0[01]$/);
       const row = await store.query<{ status: string; published: boolean; source: string }>(
         'SELECT status, published_at IS NOT NULL AS published, source FROM raw_reports WHERE id = $1',
         [got.value.reportId],
