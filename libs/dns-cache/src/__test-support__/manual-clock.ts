@@ -33,13 +33,7 @@ export class ManualClock implements Clock {
   }
 
   advanceTo(target: number): void {
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.t = Math.max(this.t, due.at);
-      due.fn();
-    }
+    for (let due = this.takeDue(target); due; due = this.takeDue(target)) due.fn();
     this.t = Math.max(this.t, target);
   }
 
@@ -48,11 +42,7 @@ export class ManualClock implements Clock {
    * next one fires: simulated latency and refreshes then happen at their own times.
    */
   async runTo(target: number, rounds = 5): Promise<void> {
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.t = Math.max(this.t, due.at);
+    for (let due = this.takeDue(target); due; due = this.takeDue(target)) {
       due.fn();
       await settle(rounds);
     }
@@ -63,6 +53,15 @@ export class ManualClock implements Clock {
   /** Resolves once `ms` of this clock have passed (for simulated latency). */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.setTimer(resolve, ms));
+  }
+
+  /** The earliest timer due by `target`, removed, with the clock moved to its instant. */
+  private takeDue(target: number): Timer | undefined {
+    const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+    if (!due) return undefined;
+    this.timers = this.timers.filter((t) => t !== due);
+    this.t = Math.max(this.t, due.at);
+    return due;
   }
 
   get pendingTimers(): number {
