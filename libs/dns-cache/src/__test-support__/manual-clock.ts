@@ -64,6 +64,13 @@ export class ManualClock implements Clock {
     return due;
   }
 
+  /** When the next timer is due (Infinity when none). */
+  nextDueAt(): number {
+    let at = Infinity;
+    for (const t of this.timers) if (t.at < at) at = t.at;
+    return at;
+  }
+
   get pendingTimers(): number {
     return this.timers.length;
   }
