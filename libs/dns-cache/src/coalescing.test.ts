@@ -103,3 +103,21 @@ describe('coalescing: one upstream query per question', () => {
     expect(h.upstream.count).toBe(1);
   });
 });
+
+describe('the shared lease', () => {
+  it('is renewed while a slow upstream query runs, so a live holder is not replaced', async () => {
+    const h = harness({ leaseMs: 1_000, leasePollMs: 100 });
+    const b = h.another({ leaseMs: 1_000, leasePollMs: 100 });
+    h.upstream.txt('slow.example', 'x', 300);
+    h.upstream.delayMs = 5_000;
+    const fromA = h.cache.resolve('slow.example', 'TXT');
+    await settle();
+    const fromB = b.resolve('slow.example', 'TXT');
+    await settle();
+    await h.clock.runTo(h.clock.now() + 5_000);
+    await expect(fromA).resolves.toMatchObject({ source: 'upstream' });
+    await expect(fromB).resolves.toMatchObject({ source: 'l2' });
+    expect(h.upstream.count).toBe(1);
+    expect(h.l2.keys()).toEqual([sharedKey('TXT', 'slow.example')]);
+  });
+});

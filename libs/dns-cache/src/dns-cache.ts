@@ -60,7 +60,7 @@ export class DnsCache {
     this.log = options.logger ?? silent;
     this.metrics = new DnsCacheMetrics(options.meter);
     this.l1 = new LruMap(this.timing.l1MaxEntries);
-    this.prefetch = new PrefetchScheduler(this.clock, this.latency, this.timing);
+    this.prefetch = new PrefetchScheduler(this.clock, this.latency, this.timing, (slot, wanted) => this.prefetchDue(slot, wanted));
     this.l2 = options.l2;
     if (this.l2) {
       this.lease = new SharedLease(this.l2, this.timing, this.clock, (e) => this.l2Failed(e), () => this.metrics.counters.leaseWaits++);
@@ -121,18 +121,19 @@ export class DnsCache {
     const state = freshness(entry, now);
     if (state === 'expired') return undefined;
     if (state === 'prefetch') {
-      this.prefetch.want(slot, entry, now, (wanted) => this.prefetchDue(slot, name, type, wanted));
+      this.prefetch.want(slot, entry, now);
     } else if (state === 'stale' && now >= entry.retryAt && !this.flights.has(slot)) {
       this.startFlight(slot, name, type, entry);
     }
     return this.present(entry, name, type, 'l1', now, state);
   }
 
-  private prefetchDue(slot: string, name: string, type: CachedType, wanted: DnsEntry): void {
+  private prefetchDue(slot: string, wanted: DnsEntry): void {
     // Replaced meanwhile (another process refreshed it through L2) or evicted: nothing to do.
     if (this.l1.peek(slot) !== wanted || this.flights.has(slot)) return;
     this.metrics.counters.prefetches++;
-    this.startFlight(slot, name, type, wanted);
+    const colon = slot.indexOf(':');
+    this.startFlight(slot, slot.slice(colon + 1), slot.slice(0, colon) as CachedType, wanted);
   }
 
   private async miss(q: Question): Promise<DnsLookup> {
@@ -218,11 +219,14 @@ export class DnsCache {
     }
 
     let entry: DnsEntry;
+    const stopKeeping = lease && this.lease?.keep(lease);
     try {
       entry = await this.ask(name, type, current);
     } catch (error) {
       if (lease) await this.lease?.release(lease);
       throw error;
+    } finally {
+      stopKeeping?.();
     }
     this.l1.set(slot, entry);
     // Waiters here are woken now; other processes when the write lands.

@@ -15,6 +15,8 @@ export interface L2Driver {
   land(key: string, value: string, ttlMs: number, channel: string, lease?: L2Lease): Promise<void>;
   /** SET NX PX: true when this token now holds the lease. */
   acquireLease(lease: L2Lease, ttlMs: number): Promise<boolean>;
+  /** Pushes the lease's expiry to `ttlMs` from now while it still holds `token`; false when it was lost. */
+  renewLease(lease: L2Lease, ttlMs: number): Promise<boolean>;
   /** Drops the lease only while it still holds `token` (a late holder never drops its successor's). */
   releaseLease(lease: L2Lease): Promise<void>;
   /** Resolves once subscribed, so nothing published after it can be missed; returns the unsubscribe. */

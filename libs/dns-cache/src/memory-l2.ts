@@ -41,6 +41,13 @@ export class MemoryL2 implements L2Driver {
     return true;
   }
 
+  async renewLease(lease: L2Lease, ttlMs: number): Promise<boolean> {
+    this.touch();
+    if (this.read(lease.key) !== lease.token) return false;
+    this.values.set(lease.key, { value: lease.token, expiresAt: this.clock.now() + ttlMs });
+    return true;
+  }
+
   async releaseLease(lease: L2Lease): Promise<void> {
     this.touch();
     this.dropLease(lease);

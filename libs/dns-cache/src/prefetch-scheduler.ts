@@ -21,17 +21,19 @@ export class PrefetchScheduler {
     private readonly clock: Clock,
     private readonly latency: LatencyEstimator,
     private readonly timing: ResolvedTiming,
+    private readonly due: (slot: string, entry: DnsEntry) => void,
   ) {}
 
   /** Called on a hit in the prefetch window; once per entry version, later hits cost one map lookup. */
-  want(slot: string, entry: DnsEntry, now: number, refresh: (entry: DnsEntry) => void): void {
+  want(slot: string, entry: DnsEntry, now: number): void {
     const current = this.scheduled.get(slot);
     if (current?.entry === entry || this.closed) return;
     if (current) this.clock.clearTimer(current.timer);
-    const at = this.refreshAt(entry);
+    // After a failed refresh the entry says when the upstream may be asked again; the timer respects it.
+    const at = Math.max(this.refreshAt(entry), entry.retryAt);
     const timer = this.clock.setTimer(() => {
       if (this.scheduled.get(slot)?.timer === timer) this.scheduled.delete(slot);
-      refresh(entry);
+      this.due(slot, entry);
     }, Math.max(0, at - now));
     this.scheduled.set(slot, { entry, timer });
   }

@@ -123,3 +123,26 @@ describe('prefetch: near one upstream query per name per TTL', () => {
     expect(h.upstream.count).toBe(2);
   });
 });
+
+describe('prefetch when the upstream fails', () => {
+  it('a failed refresh is retried after the recheck interval, not at every hit', async () => {
+    const h = harness({ failureRecheckSeconds: 30, staleExtensionSeconds: 300 });
+    h.upstream.txt(NAME, 'x', 1_000);
+    const t0 = h.clock.now();
+    await h.cache.resolve(NAME, 'TXT');
+    await at(h, t0, 900_000);
+    h.cache.peek(NAME, 'TXT');
+    h.upstream.failure = 'servfail';
+    for (let t = 990_000; t < 1_029_000; t += 100) {
+      await at(h, t0, t);
+      expect(h.cache.peek(NAME, 'TXT')).toBeDefined();
+    }
+    // The timed refresh at 999.95 s failed; the next try waits for the recheck time, 30 s later.
+    expect(h.upstream.queries.map((q) => q.at - t0)).toEqual([0, 999_950]);
+    await at(h, t0, 1_031_000);
+    h.cache.peek(NAME, 'TXT');
+    await settle();
+    expect(h.upstream.count).toBe(3);
+    expect(h.logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+  });
+});

@@ -7,6 +7,8 @@ import type { L2Driver, L2Lease } from './l2-driver';
 // Compare-and-delete: a holder whose lease already expired must not drop its successor's.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
 export class RedisL2 implements L2Driver {
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
@@ -37,6 +39,10 @@ export class RedisL2 implements L2Driver {
 
   async acquireLease(lease: L2Lease, ttlMs: number): Promise<boolean> {
     return (await this.redis.set(lease.key, lease.token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async renewLease(lease: L2Lease, ttlMs: number): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, lease.key, lease.token, Math.max(1, Math.ceil(ttlMs)))) === 1;
   }
 
   async releaseLease(lease: L2Lease): Promise<void> {

@@ -66,6 +66,30 @@ export class SharedLease {
     }
   }
 
+  /**
+   * Keeps `lease` alive while a slow upstream query runs (renewed at half its life), so a live holder is not
+   * replaced, while a dead one still is within one lease time. Returns the stop function.
+   */
+  keep(lease: L2Lease): () => void {
+    let timer: unknown;
+    let stopped = false;
+    const renew = (): void => {
+      timer = this.clock.setTimer(() => {
+        this.l2.renewLease(lease, this.timing.leaseMs).then(
+          (held) => {
+            if (held && !stopped) renew();
+          },
+          (error: unknown) => this.onL2Error(error),
+        );
+      }, this.timing.leaseMs / 2);
+    };
+    renew();
+    return () => {
+      stopped = true;
+      this.clock.clearTimer(timer);
+    };
+  }
+
   async release(lease: L2Lease): Promise<void> {
     try {
       await this.l2.releaseLease(lease);
