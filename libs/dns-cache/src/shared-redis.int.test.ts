@@ -128,6 +128,22 @@ describe('dns cache on a shared Redis', () => {
     expect(waited).toBeLessThan(leaseTtl + 1_500);
   });
 
+  it('two caches racing on 200 names at once still send one query per name between them', async () => {
+    const names = Array.from({ length: 200 }, (_, i) => `race${i}-${runId}.example`);
+    const upA = new FakeUpstream();
+    const upB = new FakeUpstream();
+    for (const up of [upA, upB]) {
+      up.delayMs = 50;
+      for (const n of names) up.txt(n, `v=spf1 include:${n} -all`, 300);
+    }
+    const a = cacheWith(upA);
+    const b = cacheWith(upB);
+    const all = await Promise.all(names.flatMap((n) => [a.resolve(n, 'TXT'), b.resolve(n, 'TXT'), a.resolve(n, 'TXT'), b.resolve(n, 'TXT')]));
+    expect(all.every((r) => r.answers.length === 1)).toBe(true);
+    expect(upA.count + upB.count).toBe(names.length);
+    expect(a.metrics.counters.leaseWaits + b.metrics.counters.leaseWaits).toBe(names.length);
+  });
+
   it('counts the TTL down across processes: a copy read from Redis later has less TTL left', async () => {
     const name = `ttl-${runId}.example`;
     const upstream = new FakeUpstream();
