@@ -23,4 +23,4 @@ export {
   type ChunkOutcome,
   type ReportAggregatorOptions,
 } from './report-aggregator';
-export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRecord } from './report-chunk-fixtures';
+export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRawReport, fixtureRecord } from './report-chunk-fixtures';

@@ -1,4 +1,5 @@
 import type { AggregateRecord, ReportParsed } from '@dmarc/contracts';
+import type { Queryable } from '@dmarc/store';
 
 // Builders of parsed report chunks for tests of this library, of the services over it and of the
 // pipeline end to end: one place that knows the shape of a chunk.
@@ -60,4 +61,14 @@ export function fixtureChunks(tenantId: string, reportId: string, records: Aggre
       recordCount: i === n - 1 ? records.length : null,
     }),
   );
+}
+
+/** A raw report row of the tenant, status `parsed`, so a report id is a real one and its status can be followed. */
+export async function fixtureRawReport(db: Queryable, tenantId: string): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO raw_reports (tenant_id, sha256, size_bytes, content_type, status)
+     VALUES ($1, encode(sha256(gen_random_uuid()::text::bytea), 'hex'), 100, 'text/xml', 'parsed') RETURNING id`,
+    [tenantId],
+  );
+  return rows[0].id;
 }
