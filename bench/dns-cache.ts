@@ -10,7 +10,9 @@
  * - steady: simulated time (manual clock): 100 names with TTLs of 300 s-3600 s, each read at random (mean every
  *   2 s) for 12 h, upstream latency 20 ms ± 10 ms. queriesPerNamePerWindow = upstream queries / TTL windows (the
  *   floor: one query per name per window). Compared with the same cache refreshing at 90 % of the TTL, as
- *   Unbound's prefetch does in the last 10 % (its manual: ~10 % more traffic; at 80 %, CoreDNS-style, 1.25).
+ *   Unbound's prefetch does in the last 10 % (its manual: ~10 % more traffic; at 80 %, CoreDNS-style, 1.25);
+ *   and with two replicas sharing the L2, each read going to one of them at random.
+ * - l2HitRedis (only with REDIS_URL): a lookup answered from Redis by a cache with an empty L1, per lookup.
  */
 import * as os from 'node:os';
 import { DnsCache, MemoryL2 } from '@dmarc/dns-cache';
@@ -87,14 +89,16 @@ async function stampede(): Promise<object> {
   return { callers: 10_000, upstreamQueries: upstream.count, ms: round(ms, 1) };
 }
 
-async function steady(roundTrips: number): Promise<{ queries: number; windows: number; reads: number; waited: number; maxStaleMs: number; staleServed: number }> {
+async function steady(roundTrips: number, replicas = 1): Promise<{ queries: number; windows: number; reads: number; waited: number; maxStaleMs: number; staleServed: number }> {
   const rnd = seededRandom(5);
   const clock = new ManualClock();
   const upstream = new FakeUpstream(async (ms) => clock.sleep(ms + (rnd() - 0.5) * 20), () => clock.now());
   upstream.delayMs = 20;
   const names = Array.from({ length: 100 }, (_, i) => ({ name: `_dmarc.steady${i}.example`, ttl: 300 + Math.floor(rnd() * 3301) }));
   for (const n of names) upstream.txt(n.name, 'v=DMARC1; p=quarantine', n.ttl);
-  const cache = new DnsCache({ upstream, l2: new MemoryL2(clock), clock, prefetchRoundTrips: roundTrips });
+  const l2 = new MemoryL2(clock);
+  // Replicas share the L2 (and its lease), like processes sharing one Redis; each read goes to one at random.
+  const caches = Array.from({ length: replicas }, () => new DnsCache({ upstream, l2, clock, prefetchRoundTrips: roundTrips }));
   const t0 = clock.now();
   const durationMs = 12 * 3600_000;
   // Every read of every name, Poisson with a mean of 2 s, in time order.
@@ -107,6 +111,7 @@ async function steady(roundTrips: number): Promise<{ queries: number; windows: n
   for (const read of reads) {
     if (clock.nextDueAt() <= read.at) await clock.runTo(read.at, 3);
     else clock.advanceTo(read.at);
+    const cache = caches[Math.floor(rnd() * replicas)];
     const hit = cache.peek(read.name, 'TXT');
     if (hit) {
       if (hit.state === 'stale') maxStaleMs = Math.max(maxStaleMs, read.at - hit.expiresAt);
@@ -121,8 +126,37 @@ async function steady(roundTrips: number): Promise<{ queries: number; windows: n
   await Promise.all(pending);
   // The floor: one query per name per TTL window of the replay (every window holds reads).
   const windows = names.reduce((sum, n) => sum + Math.ceil(durationMs / (n.ttl * 1000)), 0);
-  cache.close();
-  return { queries: upstream.count, windows, reads: reads.length, waited, maxStaleMs: Math.round(maxStaleMs), staleServed: cache.metrics.counters.staleServed };
+  for (const cache of caches) cache.close();
+  const staleServed = caches.reduce((sum, c) => sum + c.metrics.counters.staleServed, 0);
+  return { queries: upstream.count, windows, reads: reads.length, waited, maxStaleMs: Math.round(maxStaleMs), staleServed };
+}
+
+/** With REDIS_URL: an L1 miss answered by Redis (one GET), per lookup, from a second cache with an empty L1. */
+async function l2Hit(redisUrl: string): Promise<object> {
+  const { default: Redis } = await import('ioredis');
+  const { RedisL2 } = await import('@dmarc/dns-cache');
+  const upstream = new FakeUpstream();
+  const names = Array.from({ length: 2_000 }, (_, i) => `bench-l2-${process.pid}-${i}.example`);
+  for (const n of names) upstream.a(n, '192.0.2.1', 300);
+  const clients = [new Redis(redisUrl), new Redis(redisUrl)];
+  const drivers = clients.map((c) => new RedisL2(c));
+  const writer = new DnsCache({ upstream, l2: drivers[0] });
+  const reader = new DnsCache({ upstream, l2: drivers[1] });
+  for (const n of names) await writer.resolve(n, 'A');
+  const ms: number[] = [];
+  for (const n of names) {
+    const t0 = process.hrtime.bigint();
+    const r = await reader.resolve(n, 'A');
+    ms.push(Number(process.hrtime.bigint() - t0) / 1000);
+    if (r.source !== 'l2') throw new Error(`expected an L2 hit, got ${r.source}`);
+  }
+  ms.sort((a, b) => a - b);
+  writer.close();
+  reader.close();
+  await Promise.all(drivers.map((d) => d.close()));
+  await clients[0].del(...names.map((n) => `global:dns:a:${n}`));
+  await Promise.all(clients.map((c) => c.quit()));
+  return { p50Us: round(quantile(ms, 0.5), 1), p99Us: round(quantile(ms, 0.99), 1), samples: ms.length, upstreamQueries: upstream.count };
 }
 
 async function main(): Promise<void> {
@@ -132,6 +166,9 @@ async function main(): Promise<void> {
   const ours = await steady(3);
   // A lead of 10 % of the TTL (the cap): refresh at 90 %, where Unbound's prefetch starts.
   const unboundLike = await steady(1e9);
+  const twoReplicas = await steady(3, 2);
+  const redisUrl = process.env.REDIS_URL;
+  const l2 = redisUrl ? await l2Hit(redisUrl) : 'skipped (set REDIS_URL)';
   const line = {
     bench: 'dns-cache',
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
@@ -152,7 +189,10 @@ async function main(): Promise<void> {
       floorWindows: ours.windows,
       queriesPerNamePerWindow: round(ours.queries / ours.windows, 4),
       refreshAt90PercentQueriesPerWindow: round(unboundLike.queries / unboundLike.windows, 4),
+      twoReplicasQueriesPerNamePerWindow: round(twoReplicas.queries / twoReplicas.windows, 4),
+      twoReplicasMaxStaleServedMs: twoReplicas.maxStaleMs,
     },
+    l2HitRedis: l2,
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
