@@ -275,7 +275,9 @@ export class DnsCache {
         return stamped(entry, current);
       }
     } catch (error) {
-      reason = error instanceof Error && /timeout|timed out|abort/i.test(`${error.name} ${error.message}`) ? 'TIMEOUT' : 'ERROR';
+      // By the upstream's stable code (@dmarc/dns-wire's UpstreamError), never by its message.
+      const code = (error as { code?: unknown } | undefined)?.code;
+      reason = code === 'DNS_TIMEOUT' || code === 'DNS_ABORTED' ? 'TIMEOUT' : 'ERROR';
     }
     this.metrics.counters.upstreamFailures++;
     const now = this.clock.now();
@@ -290,9 +292,20 @@ export class DnsCache {
   private async query(name: string, type: CachedType): Promise<UpstreamAnswer> {
     this.metrics.counters.upstreamQueries++;
     const started = this.clock.now();
+    // The upstream has its own timeout and retries; this bounds the whole of it, so a hung query can never
+    // hold the lease (renewed while it runs) and its waiters for ever.
+    const controller = new AbortController();
+    let timer: unknown;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimer(() => {
+        controller.abort();
+        reject(Object.assign(new Error(`no answer for ${type} ${name} within ${this.timing.upstreamDeadlineMs} ms`), { code: 'DNS_TIMEOUT' }));
+      }, this.timing.upstreamDeadlineMs);
+    });
     try {
-      return await this.upstream.query(name, type);
+      return await Promise.race([this.upstream.query(name, type, controller.signal), deadline]);
     } finally {
+      this.clock.clearTimer(timer);
       const ms = this.clock.now() - started;
       this.metrics.observeUpstreamLatency(ms);
       this.latency.observe(ms);

@@ -53,6 +53,8 @@ export interface TimingOptions {
   minPrefetchLeadMs?: number;
   /** Longest CNAME chain followed. Default 8. */
   maxCnameDepth?: number;
+  /** An upstream query (its own retries included) that has not settled by then counts as a timeout. Default 10,000 ms. */
+  upstreamDeadlineMs?: number;
 }
 
 export interface ResolvedTiming {
@@ -63,6 +65,7 @@ export interface ResolvedTiming {
   prefetchRoundTrips: number;
   minPrefetchLeadMs: number;
   maxCnameDepth: number;
+  upstreamDeadlineMs: number;
 }
 
 function seconds(name: string, value: number | undefined, fallback: number): number {
@@ -106,5 +109,6 @@ export function resolveTiming(o: TimingOptions = {}): ResolvedTiming {
     prefetchRoundTrips: positive('prefetchRoundTrips', o.prefetchRoundTrips, 3),
     minPrefetchLeadMs: seconds('minPrefetchLeadMs', o.minPrefetchLeadMs, 50) / 1000,
     maxCnameDepth: Math.floor(positive('maxCnameDepth', o.maxCnameDepth, 8)),
+    upstreamDeadlineMs: positive('upstreamDeadlineMs', o.upstreamDeadlineMs, 10_000),
   };
 }

@@ -1,3 +1,4 @@
+import type { RecordType, UpstreamAnswer } from '@dmarc/dns-wire';
 import { harness } from './__test-support__/harness';
 import { settle } from './__test-support__/manual-clock';
 import { UpstreamFailedError } from './errors';
@@ -120,5 +121,22 @@ describe('stale on failure (RFC 8767)', () => {
     expect(h.upstream.count).toBe(2);
     expect(h.logs.filter((l) => l.level === 'warn')).toHaveLength(1);
     expect(h.cache.metrics.counters.upstreamFailures).toBe(2);
+  });
+});
+
+describe('a hung upstream', () => {
+  it('is cut off at the deadline (the signal aborted) and counts as a timeout', async () => {
+    const h = harness({ upstreamDeadlineMs: 2_000 });
+    let signal: AbortSignal | undefined;
+    h.upstream.query = (_name: string, _type: RecordType, s?: AbortSignal) => {
+      signal = s;
+      return new Promise<UpstreamAnswer>(() => undefined);
+    };
+    const outcome = h.cache.resolve('hung.example', 'A').catch((e: unknown) => e);
+    await settle();
+    await h.clock.runTo(h.clock.now() + 2_000);
+    expect(await outcome).toMatchObject({ code: 'DNS_UPSTREAM_FAILED', reason: 'TIMEOUT' });
+    expect(signal?.aborted).toBe(true);
+    expect(h.l2.keys()).toEqual(['global:dns:a:hung.example']);
   });
 });

@@ -55,11 +55,12 @@ export class FakeUpstream implements Upstream {
     this.gate = undefined;
   }
 
-  async query(name: string, type: RecordType): Promise<UpstreamAnswer> {
+  async query(name: string, type: RecordType, _signal?: AbortSignal): Promise<UpstreamAnswer> {
     this.queries.push({ name, type, at: this.now() });
     if (this.gate) await this.gate;
     if (this.delayMs > 0) await this.sleep(this.delayMs);
-    if (this.failure === 'timeout') throw Object.assign(new Error(`query ${type} ${name} timed out`), { name: 'UpstreamTimeoutError' });
+    // Shaped like @dmarc/dns-wire's UpstreamError: the cache reads its stable code.
+    if (this.failure === 'timeout') throw Object.assign(new Error(`query ${type} ${name} timed out`), { code: 'DNS_TIMEOUT', retriable: true });
     if (this.failure) return { rcode: this.failure === 'servfail' ? 'SERVFAIL' : 'REFUSED', answers: [], server: 'fake:53', latencyMs: this.delayMs };
     const found = this.zone.get(`${type}:${name}`);
     if (!found) return { rcode: 'NXDOMAIN', answers: [], negativeTtl: 300, server: 'fake:53', latencyMs: this.delayMs };
