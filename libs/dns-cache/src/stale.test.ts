@@ -140,3 +140,25 @@ describe('a hung upstream', () => {
     expect(h.l2.keys()).toEqual(['global:dns:a:hung.example']);
   });
 });
+
+describe('one outage, two processes', () => {
+  it('the outage travels with the entry through L2: the second process neither asks again early nor logs again', async () => {
+    const h = harness({ failureRecheckSeconds: 30 });
+    const b = h.another();
+    h.upstream.txt(NAME, 'x', 100);
+    const t0 = h.clock.now();
+    await h.cache.resolve(NAME, 'TXT');
+    await b.resolve(NAME, 'TXT');
+    h.upstream.failure = 'servfail';
+    h.clock.advanceTo(t0 + 101_000);
+    expect(h.cache.peek(NAME, 'TXT')).toMatchObject({ state: 'stale' });
+    await settle();
+    expect(h.upstream.count).toBe(2);
+    h.clock.advanceTo(t0 + 102_000);
+    expect(b.peek(NAME, 'TXT')).toMatchObject({ state: 'stale' });
+    await settle();
+    // B found A's extended copy in L2 (retry not before 131 s): no query, no second warning.
+    expect(h.upstream.count).toBe(2);
+    expect(h.logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+  });
+});
