@@ -66,6 +66,8 @@ const ITEM_COLUMNS: ReadonlyArray<readonly [name: string, type: string, value: (
   ['raw_id', 'uuid', (c) => (UUID.test(c.reportId) ? c.reportId : null)],
 ];
 const COUNTER_FIELDS = ['messages', 'none', 'quarantine', 'reject', 'pass', 'dkimAligned', 'spfAligned', 'dmarcPass'] as const;
+// Their names in the statement, in the same order.
+const COUNTER_COLUMNS = ['messages', 'n', 'q', 'r', 'p', 'dkim', 'spf', 'dmarc'];
 const COUNTERS_AT = ITEM_COLUMNS.length + 2;
 const param = (i: number, type: string) => `$${i + 2}::${type}`;
 
@@ -89,9 +91,9 @@ const ITEM_ROWS = {
 //
 // Counters come as parallel arrays, one element per (chunk, source IP, header-from), already merged per
 // chunk in memory, naming their chunk by its position in the batch.
-const applySql = (items: string) => `
+const applySql = (shape: keyof typeof ITEM_ROWS) => `
 WITH item AS (
-  ${items}
+  ${ITEM_ROWS[shape]}
 ),
 ledger AS (
   INSERT INTO processed_messages (consumer, message_id, topic, kafka_partition, kafka_offset)
@@ -106,13 +108,14 @@ counters AS (
   INSERT INTO aggregate_counters AS c (
     tenant_id, domain, day, source_ip, header_from, messages, disposition_none, disposition_quarantine,
     disposition_reject, disposition_pass, dkim_aligned, spf_aligned, dmarc_pass)
-  SELECT f.tenant_id, f.domain, f.day, k.source_ip, k.header_from, sum(k.messages)::bigint, sum(k.n)::bigint, sum(k.q)::bigint,
-         sum(k.r)::bigint, sum(k.p)::bigint, sum(k.dkim)::bigint, sum(k.spf)::bigint, sum(k.dmarc)::bigint
+  SELECT f.tenant_id, f.domain, f.day, k.source_ip, k.header_from,
+         ${COUNTER_COLUMNS.map((c) => (shape === 'batch' ? `sum(k.${c})::bigint` : `k.${c}`)).join(', ')}
     FROM unnest($${COUNTERS_AT}::integer[], $${COUNTERS_AT + 1}::text[], $${COUNTERS_AT + 2}::text[],
                 ${COUNTER_FIELDS.map((_, i) => `$${COUNTERS_AT + 3 + i}::bigint[]`).join(', ')})
-         AS k(item, source_ip, header_from, messages, n, q, r, p, dkim, spf, dmarc)
+         AS k(item, source_ip, header_from, ${COUNTER_COLUMNS.join(', ')})
     JOIN fresh f ON f.ord = k.item
-   GROUP BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from
+   -- One chunk's counters are already one row per key (merged in memory); a batch's are summed here.
+   ${shape === 'batch' ? 'GROUP BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from' : ''}
    ORDER BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from
   ON CONFLICT (tenant_id, domain, day, source_ip, header_from) DO UPDATE SET
     messages = c.messages + excluded.messages,
@@ -179,7 +182,7 @@ SELECT ledger.message_id IS NOT NULL AS applied,
   LEFT JOIN ledger USING (message_id)
   LEFT JOIN report USING (tenant_id, report_id)
  ORDER BY item.ord`;
-const APPLY_SQL = { single: applySql(ITEM_ROWS.single), batch: applySql(ITEM_ROWS.batch) };
+const APPLY_SQL = { single: applySql('single'), batch: applySql('batch') };
 
 /**
  * Applies a counted chunk exactly once: the counters, the day's policy, the report's bookkeeping,
