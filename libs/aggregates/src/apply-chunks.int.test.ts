@@ -217,6 +217,25 @@ describe('applyChunks / ReportAggregator.handleMany (real PostgreSQL)', () => {
     expect(policies.rows).toEqual([{ report_id: original }]);
   });
 
+  it('stores header-froms exactly whatever they hold (quotes, backslashes, braces, commas, NULL, non-ASCII)', async () => {
+    const t = await newTenant();
+    const odd = ['we"ird.example', 'back\\slash.example', '{braces},comma.example', 'NULL', '', ' spaced ', 'bücher.example'];
+    const chunks = odd.map((headerFrom, i) => fixtureChunk(t, `odd-${i}-${t}`, [fixtureRecord({ headerFrom, count: i + 1 }), fixtureRecord({ sourceIp: '2001:DB8::1', headerFrom })]));
+    await applyChunks(store, counted(chunks));
+    await applyChunks(store, counted([fixtureChunk(t, `odd-single-${t}`, [fixtureRecord({ headerFrom: odd[0] })])]));
+    const rows = await store.query<{ header_from: string; source_ip: string; messages: string }>(
+      'SELECT header_from, source_ip, messages FROM aggregate_counters WHERE tenant_id = $1 ORDER BY header_from, source_ip',
+      [t],
+    );
+    const expected = odd
+      .map((h, i) => [h.trim().toLowerCase(), i])
+      .flatMap(([h, i]) => [
+        { header_from: h, source_ip: '192.0.2.1', messages: String(Number(i) + 1 + (i === 0 ? 1 : 0)) },
+        { header_from: h, source_ip: '2001:db8::1', messages: '1' },
+      ]);
+    expect(rows.rows).toEqual(expected.sort((a, b) => (a.header_from + a.source_ip < b.header_from + b.source_ip ? -1 : 1)));
+  });
+
   it('keeps the policy of the report whose period ends last when several of one day share a batch', async () => {
     const t = await newTenant();
     const withPolicy = (id: string, end: number, p: string) => {

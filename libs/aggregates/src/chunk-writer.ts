@@ -259,7 +259,19 @@ function parameters(items: ReadonlyArray<ChunkToApply>, shape: keyof typeof ITEM
   const columns = ITEM_COLUMNS.map(([, , value]) =>
     shape === 'single' ? value(items[0].counts, items[0].source) : items.map(({ counts, source }) => value(counts, source)),
   );
-  return [AGGREGATION_CONSUMER, ...columns, at, sourceIp, headerFrom, ...numbers];
+  return [AGGREGATION_CONSUMER, ...columns, integers(at), texts(sourceIp), texts(headerFrom), ...numbers.map(integers)];
+}
+
+// The counter arrays as PostgreSQL array literals, which the statement's casts read as arrays. node-postgres
+// would build the same text, but element by element: over 100,000 elements it took three times as long as
+// the same elements in arrays of 2000, and a batch of a huge report's chunks has 200,000.
+function integers(values: number[]): string {
+  return `{${values.join(',')}}`;
+}
+
+function texts(values: string[]): string {
+  // Every element quoted: inside quotes only a backslash and a double quote need escaping.
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 // The ledger is keyed by report id and chunk alone. Report ids are derived from the tenant and the
