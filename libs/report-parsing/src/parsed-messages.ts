@@ -30,8 +30,18 @@ export type Outgoing =
 
 const ms = (iso: string) => Date.parse(iso);
 
-function envelope(doc: DocumentRef) {
-  return doc.trace === undefined ? { key: doc.docId, tenantId: doc.tenantId } : { key: doc.docId, tenantId: doc.tenantId, trace: doc.trace };
+function envelope(doc: DocumentRef, key = doc.docId) {
+  return doc.trace === undefined ? { key, tenantId: doc.tenantId } : { key, tenantId: doc.tenantId, trace: doc.trace };
+}
+
+/**
+ * The key of a report's chunk: its own, so a huge report's chunks spread over every partition and are
+ * aggregated in parallel. Nothing downstream needs them in order: each chunk is counted once by its ledger
+ * row, counters add up in any order, and a report completes when its chunk count is reached, whichever
+ * chunk comes last.
+ */
+export function chunkKey(docId: string, chunkIndex: number): string {
+  return chunkIndex === 0 ? docId : `${docId}:${chunkIndex}`;
 }
 
 export function chunkMessage(
@@ -44,7 +54,7 @@ export function chunkMessage(
 ): OutgoingMessage<TopicInput<typeof PARSED_TOPIC>> {
   const { docId: reportId, tenantId, duplicateOf } = doc;
   return {
-    ...envelope(doc),
+    ...envelope(doc, chunkKey(doc.docId, chunk.index)),
     value: { reportId, tenantId, chunkIndex: chunk.index, last, recordCount, duplicateOf, metadata, records: chunk.records, parsedAt },
   };
 }

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { createInProcessBus, type Bus, type MessageTrace, type Publisher } from '@dmarc/bus';
 import { loadContracts, type ReportParsedV1, type ReportReceivedV1, type TlsReportParsedV1 } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
+import { chunkKey } from './parsed-messages';
 import { ParsingStage } from './index';
 
 const xml = (id: string, n: number) =>
@@ -135,11 +136,15 @@ describe('ParsingStage', () => {
     expect(await stage().handle(msg)).toEqual({ documents: 1, records: 5, chunks: 3, duplicates: 0 });
     await stage().handle(msg);
     await settle();
-    const mine = parsed.filter((p) => p.reportId === msg.reportId);
+    // Each chunk has a key of its own (so a huge report spreads over the partitions): no order across them.
+    const mine = parsed.filter((p) => p.reportId === msg.reportId).sort((a, b) => a.chunkIndex - b.chunkIndex);
     expect(mine.map((c) => [c.chunkIndex, c.last, c.records.length, c.recordCount])).toEqual([
-      [0, false, 2, null], [1, false, 2, null], [2, true, 1, 5],
-      [0, false, 2, null], [1, false, 2, null], [2, true, 1, 5],
+      [0, false, 2, null], [0, false, 2, null], [1, false, 2, null],
+      [1, false, 2, null], [2, true, 1, 5], [2, true, 1, 5],
     ]);
+    const keys = published.filter((p) => p.reportId === msg.reportId).map((p) => [p.chunkIndex, p.key]);
+    expect(new Set(keys.map(([, key]) => key))).toEqual(new Set([msg.reportId, `${msg.reportId}:1`, `${msg.reportId}:2`]));
+    expect(keys.every(([index, key]) => key === chunkKey(msg.reportId, Number(index)))).toBe(true);
     expect(mine[0].metadata).toMatchObject({ orgName: 'Org', externalReportId: 'r-1', begin: 1700000000000, policy: { domain: 'example.com', p: 'reject', pct: 100 } });
     expect(mine[0].records[0]).toMatchObject({ sourceIp: '192.0.2.1', count: 1, dkimAligned: true, spfAligned: false, headerFrom: 'example.com' });
     expect(mine.every((c) => c.duplicateOf === null)).toBe(true);
