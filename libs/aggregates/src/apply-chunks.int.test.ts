@@ -300,6 +300,40 @@ describe('applyChunks / ReportAggregator.handleMany (real PostgreSQL)', () => {
     expect(conflicts).toBe(0);
   });
 
+  it('completes reports whose chunks come in two concurrent batches (parsing spreads a report over partitions)', async () => {
+    const t = await newTenant();
+    const raws = await Promise.all(Array.from({ length: 10 }, () => rawReport(t)));
+    const reports = raws.map((raw, i) =>
+      fixtureChunks(t, raw, Array.from({ length: 60 }, (_, k) => fixtureRecord({ sourceIp: `10.8.${(k + i) % 15}.1`, count: 1 })), 6),
+    );
+    const side = (parity: number) => counted(reports.flatMap((chunks) => chunks.filter((c) => c.chunkIndex % 2 === parity)));
+    let conflicts = 0;
+    const results = await Promise.all(
+      [side(0), side(1)].map(async (batch) => {
+        try {
+          return await applyChunks(store, batch);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'STORE_TRANSACTION_CONFLICT') throw err;
+          conflicts++;
+          return applyChunks(store, batch);
+        }
+      }),
+    );
+    expect(results.flat().every((r) => r.applied)).toBe(true);
+    // Whichever committed second saw the report complete.
+    expect(results.some((batch) => batch.every((r) => r.reportComplete))).toBe(true);
+    const rows = await store.query<{ chunks_seen: number; complete: boolean }>(
+      'SELECT chunks_seen, completed_at IS NOT NULL AS complete FROM aggregate_reports WHERE tenant_id = $1',
+      [t],
+    );
+    expect(rows.rows).toEqual(raws.map(() => ({ chunks_seen: 6, complete: true })));
+    const status = await store.query('SELECT DISTINCT status FROM raw_reports WHERE tenant_id = $1', [t]);
+    expect(status.rows).toEqual([{ status: 'aggregated' }]);
+    const total = await store.query<{ sum: string }>('SELECT sum(messages) FROM aggregate_counters WHERE tenant_id = $1', [t]);
+    expect(total.rows[0].sum).toBe('600');
+    expect(conflicts).toBe(0);
+  });
+
   describe('handleMany', () => {
     const recorder = () => {
       const calls: Array<ReadonlyArray<OutgoingMessage<AggregatesUpdatedInput>>> = [];
