@@ -436,4 +436,22 @@ describe('applyChunks / ReportAggregator.handleMany (real PostgreSQL)', () => {
       expect((await store.query('SELECT 1 FROM aggregate_reports WHERE tenant_id = $1', [t])).rows).toEqual([]);
     });
   });
+
+  describe('the tenant of counter rows (aggregate_counters has no per-row foreign key since migration 0011)', () => {
+    it('writes no counter for a tenant that does not exist: the statement fails whole on aggregate_reports', async () => {
+      const ghost = '00000000-0000-4000-8000-0000000000ff';
+      const chunk = fixtureChunk(ghost, `ghost-${Date.now()}`, [fixtureRecord({ count: 3 })]);
+      await expect(applyChunks(store, counted([chunk]))).rejects.toMatchObject({ code: 'STORE_CONSTRAINT_VIOLATION' });
+      expect((await store.query('SELECT 1 FROM aggregate_counters WHERE tenant_id = $1', [ghost])).rows).toEqual([]);
+      expect((await store.query(`SELECT 1 FROM processed_messages WHERE message_id = $1`, [`${chunk.reportId}:0`])).rows).toEqual([]);
+    });
+
+    it("deletes a tenant's counters with the tenant, and no other tenant's", async () => {
+      const [gone, kept] = [await newTenant(), await newTenant()];
+      for (const t of [gone, kept]) await applyChunks(store, counted([fixtureChunk(t, `del-${t}`, [fixtureRecord({ count: 5 })])]));
+      await store.query('DELETE FROM tenants WHERE id = $1', [gone]);
+      const left = await store.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM aggregate_counters WHERE tenant_id = ANY($1::uuid[])', [[gone, kept]]);
+      expect(left.rows).toEqual([{ tenant_id: kept }]);
+    });
+  });
 });
