@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     const gzBytes = statSync(file).size;
     checkDeadline('generating the report');
 
-    for (const name of SERVICES) services.push(await spawnService(name, benchServiceEnv('warn')));
+    for (const name of SERVICES) services.push(await spawnService(name, benchServiceEnv('warn', name)));
     const procs = new Map<string, number | undefined>(services.map((s, i) => [SERVICES[i], s.child.pid]));
     procs.set('bench', process.pid);
     sampler = sampleRss(procs);

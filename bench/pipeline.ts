@@ -179,8 +179,7 @@ async function main(): Promise<void> {
   const services: SpawnedService[] = [];
   let bus: Bus | undefined;
   try {
-    const serviceEnv = benchServiceEnv('info');
-    for (const name of SERVICES) services.push(await spawnService(name, serviceEnv));
+    for (const name of SERVICES) services.push(await spawnService(name, benchServiceEnv('info', name)));
     // Last resort should anything above hang past the deadline: no service outlives the bench.
     setTimeout(() => {
       for (const s of services) s.child.kill('SIGKILL');

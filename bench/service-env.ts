@@ -1,11 +1,18 @@
 /**
- * The environment a bench gives the services it spawns: their log level (BENCH_LOG_LEVEL, default `fallback`)
- * and BENCH_NODE_OPTIONS as their NODE_OPTIONS (e.g. `--require` of a script starting the inspector profiler,
- * to see where their time goes).
+ * The environment a bench gives the service it spawns: its log level (BENCH_LOG_LEVEL, default `fallback`),
+ * BENCH_NODE_OPTIONS as NODE_OPTIONS (e.g. `--require` of a script starting the inspector profiler, to see
+ * where the time goes), and settings for that service alone from BENCH_ENV_<SERVICE> as `K=V,K=V`
+ * (e.g. BENCH_ENV_AGGREGATION=BATCH_MAX_MESSAGES=10), to try a setting without editing anything.
  */
-export function benchServiceEnv(fallback: string): Record<string, string> {
+export function benchServiceEnv(fallback: string, service: string): Record<string, string> {
+  const own = process.env[`BENCH_ENV_${service.toUpperCase()}`] ?? '';
+  const pairs = own
+    .split(',')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()]);
   return {
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? fallback,
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    ...Object.fromEntries(pairs),
   };
 }
