@@ -22,6 +22,7 @@ export interface ResolvedConsumeOptions<T extends string> {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxWaitTimeMs: number;
+  minBytes: number;
   onCrash?: (error: Error) => void;
 }
 
@@ -50,6 +51,7 @@ export function resolveConsumeOptions<T extends string>(options: ConsumeOptions<
     sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 3_000,
     maxWaitTimeMs: options.maxWaitTimeMs ?? 500,
+    minBytes: options.minBytes ?? 1,
     onCrash: options.onCrash,
   };
   if (!(resolved.attemptsInPlace >= 1)) fail('retry.attempts must be at least 1');
@@ -58,6 +60,7 @@ export function resolveConsumeOptions<T extends string>(options: ConsumeOptions<
   if (!(Number.isInteger(resolved.messageConcurrency) && resolved.messageConcurrency >= 1)) fail('messageConcurrency must be an integer of at least 1');
   if (resolved.batch && !(Number.isInteger(resolved.batch.maxMessages) && resolved.batch.maxMessages >= 1)) fail('batch.maxMessages must be an integer of at least 1');
   if (resolved.batch && resolved.messageConcurrency > 1) fail('batch and messageConcurrency > 1 do not go together: a batch already has its messages in hand at once');
+  if (!(Number.isInteger(resolved.minBytes) && resolved.minBytes >= 1)) fail('minBytes must be an integer of at least 1');
   if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) fail('heartbeatIntervalMs must be below sessionTimeoutMs');
   return resolved;
 }

@@ -13,7 +13,13 @@ describe('commonServiceConfig', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       DATABASE_URL: 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc',
       DNS_UPSTREAM: undefined,
+      KAFKA_FETCH_MIN_BYTES: 65536,
+      KAFKA_FETCH_MAX_WAIT_MS: 50,
     });
+  });
+
+  it('refuses a fetch wait that is not a positive number of milliseconds, naming the setting', () => {
+    expect(() => loadConfig(commonServiceConfig, { DATABASE_URL: 'postgres://db/x', KAFKA_FETCH_MAX_WAIT_MS: '0' })).toThrow(/KAFKA_FETCH_MAX_WAIT_MS/);
   });
 
   it('reads the DNS upstream list with port 53 by default', () => {

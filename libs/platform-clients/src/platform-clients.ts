@@ -6,6 +6,8 @@ import { PgStore } from '@dmarc/store';
 export interface PlatformClientsConfig {
   readonly KAFKA_BROKERS: readonly string[];
   readonly DATABASE_URL: string;
+  readonly KAFKA_FETCH_MIN_BYTES?: number;
+  readonly KAFKA_FETCH_MAX_WAIT_MS?: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export class PlatformClients {
       contracts: loadContracts(),
       logger: ctx.logger,
       signal: ctx.signal,
+      consumerDefaults: { minBytes: this.config.KAFKA_FETCH_MIN_BYTES, maxWaitTimeMs: this.config.KAFKA_FETCH_MAX_WAIT_MS },
     });
     this.connected = bus;
     await bus.ensureTopics(topics.map((topic): TopicSpec => ({ topic })));

@@ -137,6 +137,10 @@ describe('bus batch consumption (in-process driver)', () => {
     expect(await leftInGroup('g')).toEqual([]);
   });
 
+  it('refuses a minBytes below 1', async () => {
+    await expect(bus.consume({ groupId: 'g', topics: [INBOUND], minBytes: 0, handler: async () => undefined })).rejects.toBeInstanceOf(InvalidBusOptionsError);
+  });
+
   it('refuses batch together with messageConcurrency', async () => {
     await expect(
       bus.consume({ groupId: 'g', topics: [INBOUND], messageConcurrency: 4, handler: async () => undefined, batch: { handler: async () => undefined } }),

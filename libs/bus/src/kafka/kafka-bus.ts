@@ -26,6 +26,8 @@ export interface KafkaBusOptions {
   producer?: Partial<BatchingOptions>;
   /** Which kafkajs lines reach our logger (as warnings). Default 'error'. */
   kafkaLogLevel?: KafkaLogLevel;
+  /** Fetch settings for every consumer of this bus that does not set its own. */
+  consumerDefaults?: Pick<ConsumeOptions<string>, 'minBytes' | 'maxWaitTimeMs'>;
   /** Aborts start-up while it waits for Kafka (SIGTERM during a long outage). */
   signal?: AbortSignal;
 }
@@ -47,6 +49,7 @@ export class KafkaBus implements Bus {
     private readonly batcher: BatchingProducer,
     private readonly contracts: Contracts,
     private readonly logger: BusLogger,
+    private readonly consumerDefaults: KafkaBusOptions['consumerDefaults'] = {},
   ) {}
 
   /** Waits for a broker (one log line per failed attempt), then connects the producer. */
@@ -78,7 +81,7 @@ export class KafkaBus implements Bus {
       maxBatchMessages: options.producer?.maxBatchMessages ?? 500,
       maxBatchBytes: options.producer?.maxBatchBytes,
     });
-    return new KafkaBus(kafka, producer, batcher, options.contracts, logger);
+    return new KafkaBus(kafka, producer, batcher, options.contracts, logger, options.consumerDefaults);
   }
 
   producer(): Publisher {
@@ -95,7 +98,7 @@ export class KafkaBus implements Bus {
 
   async consume<T extends string>(options: ConsumeOptions<T>): Promise<Subscription> {
     if (this.closed) throw new BusClosedError('kafka bus');
-    const resolved = resolveConsumeOptions(options, this.contracts) as unknown as ResolvedConsumeOptions<string>;
+    const resolved = resolveConsumeOptions({ ...this.consumerDefaults, ...options }, this.contracts) as unknown as ResolvedConsumeOptions<string>;
     const subscription: KafkaSubscription = new KafkaSubscription(
       {
         kafka: this.kafka,

@@ -45,6 +45,7 @@ export class KafkaSubscription implements Subscription {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
       maxWaitTimeInMs: options.maxWaitTimeMs,
+      minBytes: options.minBytes,
       allowAutoTopicCreation: false,
       // kafkajs restarts a consumer after retriable crashes by itself; once we close, it must not.
       retry: { restartOnFailure: async () => !this.closing },
