@@ -31,6 +31,43 @@ export type AggregatesUpdatedV1Input = WithDefaults<AggregatesUpdatedV1, 'chunkI
 export type AggregatesUpdated = AggregatesUpdatedV1;
 export type AggregatesUpdatedInput = AggregatesUpdatedV1Input;
 
+// ---- dmarc.dns.changes ----
+
+/** DMARC: TXT v=DMARC1 at _dmarc.<domain>. SPF: TXT v=spf1 at <domain>. DKIM: TXT at <selector>._domainkey.<domain>. */
+export type DnsWatchedRecordTypeV1 = 'DMARC' | 'SPF' | 'DKIM';
+
+/** added: there was no record and now there is. changed: the record's text differs. removed: there was a record and now the name answers with none (NXDOMAIN or no matching TXT). */
+export type DnsChangeKindV1 = 'added' | 'changed' | 'removed';
+
+/** A monitored domain's DMARC, SPF or DKIM record appeared, changed or disappeared, as seen by the DNS service's scheduled re-check. Published at least once: a consumer may see the same change twice and must treat it as a hint to drop cached DNS, compliance and dashboard entries of the domain (and to alert on a removed or weakened record), never as a counter. */
+export interface DnsChangeV1 {
+  /** The tenant monitoring the domain; must equal the tenant-id header. */
+  tenantId: string;
+  /** The monitored domain, lower-case, without a trailing dot. */
+  domain: string;
+  /** Which record changed. */
+  recordType: DnsWatchedRecordTypeV1;
+  /** The DNS name that was queried, lower-case, without a trailing dot (e.g. _dmarc.example.com, s1._domainkey.example.com). */
+  name: string;
+  /** The DKIM selector for recordType DKIM; null otherwise. */
+  selector: null | string;
+  /** What happened to the record. */
+  change: DnsChangeKindV1;
+  /** The record's text before the change (strings joined), verbatim; null for added. */
+  previous: null | string;
+  /** The record's text now (strings joined), verbatim; null for removed. */
+  current: null | string;
+  /** When the re-check saw the change. (timestamp-millis) */
+  detectedAt: number;
+}
+export type DnsChangeV1Input = WithDefaults<DnsChangeV1, 'selector' | 'previous' | 'current'>;
+
+/** dmarc.dns.changes: the latest version, v1. */
+export type DnsChange = DnsChangeV1;
+export type DnsWatchedRecordType = DnsWatchedRecordTypeV1;
+export type DnsChangeKind = DnsChangeKindV1;
+export type DnsChangeInput = DnsChangeV1Input;
+
 // ---- dmarc.reports.dlq ----
 
 /** A message a consumer could not process, with why and its original bytes, so it can be inspected and replayed. One schema for every DLQ topic (<topic>.dlq). */
@@ -65,6 +102,151 @@ export type DeadLetterV1Input = WithDefaults<DeadLetterV1, 'key' | 'payload'>;
 /** dmarc.reports.dlq: the latest version, v1. */
 export type DeadLetter = DeadLetterV1;
 export type DeadLetterInput = DeadLetterV1Input;
+
+// ---- dmarc.reports.enriched ----
+
+export interface EnrichedPolicyPublishedV1 {
+  /** The policy domain, lower-case. */
+  domain: string;
+  /** none | quarantine | reject */
+  p: null | string;
+  /** Subdomain policy. */
+  sp: null | string;
+  /** Non-existent subdomain policy (RFC 9990). */
+  np: null | string;
+  /** Percentage the policy applies to (RFC 7489). */
+  pct: null | number;
+  /** r | s */
+  adkim: null | string;
+  /** r | s */
+  aspf: null | string;
+  /** Failure reporting options. */
+  fo: null | string;
+  /** RFC 9990 t= flag: y | n. */
+  testing: null | string;
+  /** RFC 9990: psl | treewalk. */
+  discoveryMethod: null | string;
+}
+
+export interface EnrichedAggregateMetadataV1 {
+  /** Reporting organisation, trimmed; may be empty in real reports. */
+  orgName: string;
+  /** Reporter's contact address. */
+  email: null | string;
+  /** The report_id the reporter gave. */
+  externalReportId: string;
+  /** Start of the reported period. (timestamp-millis) */
+  begin: number;
+  /** End of the reported period. (timestamp-millis) */
+  end: number;
+  /** Report format: 1.0, 2.0 (RFC 9990) or draft. */
+  version: null | string;
+  /** RFC 9990 generator, when given. */
+  generator: null | string;
+  /** The DMARC policy the reporter saw published. */
+  policy: EnrichedPolicyPublishedV1;
+  /** What was repaired to read a malformed but meaningful report. */
+  repairs: Array<string>;
+}
+
+export interface EnrichedOverrideReasonV1 {
+  /** forwarded, sampled_out, trusted_forwarder, mailing_list, local_policy, policy_test_mode, other… */
+  type: string;
+  /** Free text. */
+  comment: null | string;
+}
+
+export interface EnrichedDkimResultV1 {
+  /** d= domain. */
+  domain: string;
+  /** s= selector. */
+  selector: null | string;
+  /** pass, fail, none, neutral, policy, temperror, permerror. */
+  result: string;
+}
+
+export interface EnrichedSpfResultV1 {
+  /** Checked domain. */
+  domain: string;
+  /** mfrom | helo. */
+  scope: null | string;
+  /** pass, fail, softfail, neutral, none, temperror, permerror. */
+  result: string;
+}
+
+export interface EnrichedAggregateRecordV1 {
+  /** Sending IP address. */
+  sourceIp: string;
+  /** Messages from this source with these results. */
+  count: number;
+  /** none | quarantine | reject | pass (RFC 9990). */
+  disposition: string;
+  /** policy_evaluated dkim = pass. */
+  dkimAligned: boolean;
+  /** policy_evaluated spf = pass. */
+  spfAligned: boolean;
+  /** RFC 5322 From domain, lower-case. */
+  headerFrom: string;
+  /** Envelope sender domain. */
+  envelopeFrom: null | string;
+  /** Envelope recipient domain. */
+  envelopeTo: null | string;
+  /** Policy override reasons. */
+  reasons: Array<EnrichedOverrideReasonV1>;
+  /** Raw DKIM results. */
+  dkim: Array<EnrichedDkimResultV1>;
+  /** Raw SPF results. */
+  spf: Array<EnrichedSpfResultV1>;
+  /** PTR name of sourceIp (lower-case, no trailing dot): the first PTR answer, forward-confirmed when the DNS service is configured to confirm. Null when there is none or the lookup failed. */
+  ptr: null | string;
+  /** Base domain (public suffix + 1, from the public suffix list) of the PTR name, e.g. google.com for mail-ed1-f41.google.com. Null when ptr is null or the name has no registrable domain. */
+  sourceBaseDomain: null | string;
+}
+
+export interface ChunkDnsV1 {
+  /** The TXT record at _dmarc.<domain> that starts with v=DMARC1 (strings of the record joined), verbatim. Null when there is none or the lookup failed. */
+  dmarcRecord: null | string;
+  /** The TXT record at <domain> that starts with v=spf1 (strings of the record joined), verbatim. Null when there is none or the lookup failed. */
+  spfRecord: null | string;
+  /** When these records were read (the enrichment time; a cached answer may be older, within its TTL). (timestamp-millis) */
+  resolvedAt: number;
+}
+
+/** One chunk of an aggregate (RUA) report as dmarc.reports.parsed carries it, enriched by the DNS service: every field of dmarc.reports.parsed v1 with the same name and meaning (so a consumer such as aggregation reads either topic the same way), plus per record the PTR name and its base domain, and per chunk the policy domain's DMARC and SPF records as resolved. Published with the same key as the parsed chunk; consumers stay idempotent on (reportId, chunkIndex). A DNS answer that could not be had (upstream failure, no record) is null; it never holds back the chunk. */
+export interface ReportEnrichedV1 {
+  /** Id of the raw report (from ingestion, stable for the tenant and bytes). */
+  reportId: string;
+  /** The tenant the report belongs to; must equal the tenant-id header. */
+  tenantId: string;
+  /** 0-based position of this chunk in the report. */
+  chunkIndex: number;
+  /** True on the report's final chunk. */
+  last: boolean;
+  /** On the last chunk: the number of records in the whole report. */
+  recordCount: null | number;
+  /** Set when the same report (policy domain, org name, report id) already arrived through other bytes: the report id it duplicates. Consumers must not count a duplicate. */
+  duplicateOf: null | string;
+  /** The report's metadata, repeated on every chunk. */
+  metadata: EnrichedAggregateMetadataV1;
+  /** This chunk's records. */
+  records: Array<EnrichedAggregateRecordV1>;
+  /** When parsing produced this chunk. (timestamp-millis) */
+  parsedAt: number;
+  /** The policy domain's (metadata.policy.domain) live DNS records as the DNS service read them through its cache while enriching this chunk. */
+  dns: ChunkDnsV1;
+}
+export type ReportEnrichedV1Input = WithDefaults<ReportEnrichedV1, 'recordCount' | 'duplicateOf'>;
+
+/** dmarc.reports.enriched: the latest version, v1. */
+export type ReportEnriched = ReportEnrichedV1;
+export type EnrichedAggregateMetadata = EnrichedAggregateMetadataV1;
+export type EnrichedPolicyPublished = EnrichedPolicyPublishedV1;
+export type EnrichedAggregateRecord = EnrichedAggregateRecordV1;
+export type EnrichedOverrideReason = EnrichedOverrideReasonV1;
+export type EnrichedDkimResult = EnrichedDkimResultV1;
+export type EnrichedSpfResult = EnrichedSpfResultV1;
+export type ChunkDns = ChunkDnsV1;
+export type ReportEnrichedInput = ReportEnrichedV1Input;
 
 // ---- dmarc.reports.forensic.parsed ----
 
@@ -339,7 +521,9 @@ export type TlsReportParsedInput = TlsReportParsedV1Input;
 /** Topic (subject) → the value a consumer receives. */
 export interface TopicValues {
   'dmarc.aggregates.updated': AggregatesUpdated;
+  'dmarc.dns.changes': DnsChange;
   'dmarc.reports.dlq': DeadLetter;
+  'dmarc.reports.enriched': ReportEnriched;
   'dmarc.reports.forensic.parsed': ForensicReportParsed;
   'dmarc.reports.inbound': ReportInbound;
   'dmarc.reports.parsed': ReportParsed;
@@ -350,7 +534,9 @@ export interface TopicValues {
 /** Topic (subject) → what a producer passes to encode/publish. */
 export interface TopicInputs {
   'dmarc.aggregates.updated': AggregatesUpdatedInput;
+  'dmarc.dns.changes': DnsChangeInput;
   'dmarc.reports.dlq': DeadLetterInput;
+  'dmarc.reports.enriched': ReportEnrichedInput;
   'dmarc.reports.forensic.parsed': ForensicReportParsedInput;
   'dmarc.reports.inbound': ReportInboundInput;
   'dmarc.reports.parsed': ReportParsedInput;
@@ -361,7 +547,9 @@ export interface TopicInputs {
 /** Topic names, for code that should not spell them out. */
 export const Topics = {
   aggregatesUpdated: 'dmarc.aggregates.updated',
+  dnsChanges: 'dmarc.dns.changes',
   reportsDlq: 'dmarc.reports.dlq',
+  reportsEnriched: 'dmarc.reports.enriched',
   reportsForensicParsed: 'dmarc.reports.forensic.parsed',
   reportsInbound: 'dmarc.reports.inbound',
   reportsParsed: 'dmarc.reports.parsed',
@@ -372,7 +560,9 @@ export const Topics = {
 /** SHA-256 fingerprint of every published version; a change to a line here is an edit of a published schema. */
 export const SchemaFingerprints = {
   'dmarc.aggregates.updated/v1': '1f39fc60dd5b60b9e6f5bb32624d269dda0971b795964a09eebf77ccfb2f7e4d',
+  'dmarc.dns.changes/v1': '09070236ef9da2210cf6ea1715ef49c4312756cef116742ea494723d91a8fb41',
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
+  'dmarc.reports.enriched/v1': 'e7d86c5553bb1d1929c2894b552a9eca074a1a3add4ae6c08537aa61df9b3198',
   'dmarc.reports.forensic.parsed/v1': 'f5f9ad9befab99a50e6dc8d2a7d6eba36f055969f698be9089ca9d933e9cb8d8',
   'dmarc.reports.inbound/v1': 'cfe5e1077e26ce527c213fc05ecd5eb5134a1cc46c0915986dd736d2948789e7',
   'dmarc.reports.parsed/v1': '655b6f588655fcdccab509818717ec3fa0fbd154d1bf5cfea6534cdabfa27efc',
