@@ -1,0 +1,102 @@
+import type { ReportParsed, AggregateRecord } from '@dmarc/contracts';
+import type { AnswerSet, AnswerType, DnsAnswers } from '../dns-answers';
+
+/** A cached resolver from a table: `${type} ${name}` → answer set or failure; counts every question. */
+export class FakeAnswers implements DnsAnswers {
+  readonly asked: string[] = [];
+  private readonly table = new Map<string, AnswerSet | Error>();
+  inFlight = 0;
+  maxInFlight = 0;
+  delayMs = 0;
+
+  txt(name: string, ...records: Array<string | string[]>): this {
+    return this.set('TXT', name, { rcode: 'NOERROR', answers: records.map((r) => ({ type: 'TXT', strings: typeof r === 'string' ? [r] : r })) });
+  }
+
+  ptr(ip4: string, ...targets: string[]): this {
+    const name = `${ip4.split('.').reverse().join('.')}.in-addr.arpa`;
+    return this.set('PTR', name, { rcode: 'NOERROR', answers: targets.map((target) => ({ type: 'PTR', target })) });
+  }
+
+  address(type: 'A' | 'AAAA', name: string, ...addresses: string[]): this {
+    return this.set(type, name, { rcode: 'NOERROR', answers: addresses.map((address) => ({ type, address })) });
+  }
+
+  set(type: AnswerType, name: string, answer: AnswerSet | Error): this {
+    this.table.set(`${type} ${name}`, answer);
+    return this;
+  }
+
+  count(type: AnswerType, name: string): number {
+    return this.asked.filter((q) => q === `${type} ${name}`).length;
+  }
+
+  async resolve(name: string, type: AnswerType): Promise<AnswerSet> {
+    this.asked.push(`${type} ${name}`);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, this.delayMs));
+      const found = this.table.get(`${type} ${name}`) ?? { rcode: 'NXDOMAIN', answers: [] };
+      if (found instanceof Error) throw found;
+      return found;
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+export function record(sourceIp: string, count = 1): AggregateRecord {
+  return {
+    sourceIp,
+    count,
+    disposition: 'none',
+    dkimAligned: true,
+    spfAligned: true,
+    headerFrom: 'example.test',
+    envelopeFrom: null,
+    envelopeTo: null,
+    reasons: [],
+    dkim: [],
+    spf: [],
+  };
+}
+
+export function chunk(domain: string, ips: string[], chunkIndex = 0): ReportParsed {
+  return {
+    reportId: 'r1',
+    tenantId: 't1',
+    chunkIndex,
+    last: true,
+    recordCount: ips.length,
+    duplicateOf: null,
+    metadata: {
+      orgName: 'Reporter',
+      email: null,
+      externalReportId: 'x1',
+      begin: 1_700_000_000_000,
+      end: 1_700_086_400_000,
+      version: null,
+      generator: null,
+      policy: { domain, p: 'none', sp: null, np: null, pct: null, adkim: null, aspf: null, fo: null, testing: null, discoveryMethod: null },
+      repairs: [],
+    },
+    records: ips.map((ip) => record(ip)),
+    parsedAt: 1_700_100_000_000,
+  };
+}
+
+/** The reverse name of an IPv4 address (tests only; the service passes @dmarc/dns-wire's reverseName). */
+export function reverse4(ip: string): string {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) {
+    if (ip.includes(':')) return `${ip}.ip6.arpa`;
+    throw new TypeError(`not an IP: ${ip}`);
+  }
+  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+}
+
+/** Last two labels: enough of a public-suffix rule for names under .test. */
+export function lastTwoLabels(name: string): string | null {
+  const labels = name.split('.');
+  return labels.length >= 2 ? labels.slice(-2).join('.') : null;
+}

@@ -1,0 +1,97 @@
+import { UpstreamFailure } from './__test-support__/upstream-failure';
+import { chunk, FakeAnswers, lastTwoLabels, reverse4 } from './__test-support__/fake-answers';
+import { Enricher, enrichChunk, enrichChunks } from './enrich-chunk';
+
+const DMARC = 'v=DMARC1; p=reject; rua=mailto:dmarc@example.test';
+const SPF = 'v=spf1 ip4:192.0.2.0/24 -all';
+
+function enricher(answers: FakeAnswers, confirmPtr = false, concurrency?: number): Enricher {
+  return new Enricher({ answers, reverseName: reverse4, baseDomain: lastTwoLabels, confirmPtr, concurrency, now: () => 42 });
+}
+
+describe('enrichChunk', () => {
+  it('adds each record PTR name and base domain, and the domain DMARC and SPF records', async () => {
+    const answers = new FakeAnswers()
+      .ptr('192.0.2.1', 'Mail-1.Sender.Example.TEST.')
+      .ptr('192.0.2.2', 'out.other.test')
+      .txt('_dmarc.example.test', DMARC)
+      .txt('example.test', 'google-site-verification=abc', ['v=spf1 ip4:192.0.2.0/24', ' -all']);
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2', '198.51.100.7']), enricher(answers));
+    expect(enriched.records.map((r) => [r.sourceIp, r.ptr, r.sourceBaseDomain])).toEqual([
+      ['192.0.2.1', 'mail-1.sender.example.test', 'example.test'],
+      ['192.0.2.2', 'out.other.test', 'other.test'],
+      ['198.51.100.7', null, null],
+    ]);
+    expect(enriched.dns).toEqual({ dmarcRecord: DMARC, spfRecord: SPF, resolvedAt: 42 });
+    // Everything else is the parsed chunk untouched.
+    expect(enriched.reportId).toBe('r1');
+    expect(enriched.records[0].count).toBe(1);
+  });
+
+  it('asks each name once per pass, however many records and chunks repeat it', async () => {
+    const answers = new FakeAnswers().ptr('192.0.2.1', 'a.sender.test').txt('_dmarc.example.test', DMARC);
+    const chunks = [chunk('example.test', ['192.0.2.1', '192.0.2.1', '192.0.2.2'], 0), chunk('Example.Test', ['192.0.2.1', '192.0.2.2'], 1)];
+    const out = await enrichChunks(chunks, enricher(answers));
+    expect(out).toHaveLength(2);
+    expect(out[1].dns.dmarcRecord).toBe(DMARC);
+    expect(answers.count('PTR', '1.2.0.192.in-addr.arpa')).toBe(1);
+    expect(answers.count('PTR', '2.2.0.192.in-addr.arpa')).toBe(1);
+    expect(answers.count('TXT', '_dmarc.example.test')).toBe(1);
+    expect(answers.count('TXT', 'example.test')).toBe(1);
+    expect(answers.asked).toHaveLength(4);
+  });
+
+  it('leaves a field null when its lookup fails, and still enriches the rest', async () => {
+    const answers = new FakeAnswers()
+      .set('PTR', '1.2.0.192.in-addr.arpa', new UpstreamFailure())
+      .ptr('192.0.2.2', 'ok.sender.test')
+      .set('TXT', '_dmarc.example.test', new UpstreamFailure())
+      .txt('example.test', SPF);
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2']), enricher(answers));
+    expect(enriched.records.map((r) => r.ptr)).toEqual([null, 'ok.sender.test']);
+    expect(enriched.dns).toEqual({ dmarcRecord: null, spfRecord: SPF, resolvedAt: 42 });
+  });
+
+  it('never asks for what is not an IP', async () => {
+    const answers = new FakeAnswers();
+    const enriched = await enrichChunk(chunk('example.test', ['not-an-ip', '']), enricher(answers));
+    expect(enriched.records.map((r) => r.ptr)).toEqual([null, null]);
+    expect(answers.asked.filter((q) => q.startsWith('PTR'))).toEqual([]);
+  });
+
+  it('keeps no DMARC or SPF record when there are several (none applies) and does not take v=spf10 for SPF', async () => {
+    const answers = new FakeAnswers().txt('_dmarc.example.test', DMARC, 'v=DMARC1; p=none').txt('example.test', 'v=spf10 -all');
+    const enriched = await enrichChunk(chunk('example.test', []), enricher(answers));
+    expect(enriched.dns).toEqual({ dmarcRecord: null, spfRecord: null, resolvedAt: 42 });
+  });
+
+  it('with forward confirmation keeps only a PTR name that points back to the IP', async () => {
+    const answers = new FakeAnswers()
+      .ptr('192.0.2.1', 'liar.spoof.test', 'mail.good.test')
+      .address('A', 'liar.spoof.test', '203.0.113.9')
+      .address('A', 'mail.good.test', '192.0.2.1')
+      .ptr('192.0.2.2', 'nowhere.test')
+      .set('AAAA', 'v6.good.test', { rcode: 'NOERROR', answers: [{ type: 'AAAA', address: '2001:db8:0::1' }] });
+    // reverse4 keys an IPv6 address by its text: the canonical form is what gets asked.
+    answers.set('PTR', '2001:db8::1.ip6.arpa', { rcode: 'NOERROR', answers: [{ type: 'PTR', target: 'v6.good.test' }] });
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2', '2001:DB8:0:0::1']), enricher(answers, true));
+    expect(enriched.records.map((r) => [r.ptr, r.sourceBaseDomain])).toEqual([
+      ['mail.good.test', 'good.test'],
+      [null, null],
+      ['v6.good.test', 'good.test'],
+    ]);
+  });
+
+  it('bounds the distinct questions in flight', async () => {
+    const answers = new FakeAnswers();
+    answers.delayMs = 2;
+    const ips = Array.from({ length: 50 }, (_, i) => `10.0.${i}.1`);
+    await enrichChunk(chunk('example.test', ips), enricher(answers, false, 4));
+    expect(answers.asked).toHaveLength(52);
+    expect(answers.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
+  it('refuses a concurrency below 1', () => {
+    expect(() => enricher(new FakeAnswers(), false, 0)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,119 @@
+// The lookups behind one enrichment pass (a chunk or a batch of chunks): every question asked once per
+// pass however many records repeat it, and every failure turned into "no answer" so DNS can never hold
+// a report back. The cache behind `answers` does the cross-pass and cross-process deduplication.
+import { isIPv4, isIPv6 } from 'node:net';
+import { recordsOf, normaliseDnsName, type AnswerSet, type AnswerType, type DnsAnswers } from './dns-answers';
+import { joinTxt, pickDmarcRecord, pickSpfRecord } from './policy-records';
+
+export interface EnricherOptions {
+  /** The cached resolver every lookup goes through (a DnsCache). */
+  readonly answers: DnsAnswers;
+  /** IP → its reverse-lookup name (`reverseName` of @dmarc/dns-wire); throws for what is not an IP. */
+  readonly reverseName: (ip: string) => string;
+  /** Public suffix + 1 of a name, or null (`baseDomain` of @dmarc/dns-records). */
+  readonly baseDomain: (name: string) => string | null;
+  /** Keep a PTR name only when it resolves back to the IP (forward-confirmed reverse DNS). Default false. */
+  readonly confirmPtr?: boolean;
+  /** Distinct questions of one pass in flight at once, so a chunk of 2,000 new IPs is not 2,000 queries at once. Default 64. */
+  readonly concurrency?: number;
+  readonly now?: () => number;
+}
+
+export interface SourceNames {
+  /** PTR name of the IP (forward-confirmed when asked to), or null. */
+  ptr: string | null;
+  /** Public suffix + 1 of `ptr`, or null. */
+  sourceBaseDomain: string | null;
+}
+
+export interface DomainRecords {
+  dmarcRecord: string | null;
+  spfRecord: string | null;
+}
+
+/** What one pass needs; made by `Enricher.lookups()`, thrown away after the pass. */
+export class EnrichmentLookups {
+  private readonly asked = new Map<string, Promise<AnswerSet | null>>();
+  private readonly sources = new Map<string, Promise<SourceNames>>();
+  private readonly domains = new Map<string, Promise<DomainRecords>>();
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly options: Required<Omit<EnricherOptions, 'now'>>) {}
+
+  source(ip: string): Promise<SourceNames> {
+    let found = this.sources.get(ip);
+    if (!found) this.sources.set(ip, (found = this.lookUpSource(ip)));
+    return found;
+  }
+
+  domain(domain: string): Promise<DomainRecords> {
+    const name = normaliseDnsName(domain);
+    let found = this.domains.get(name);
+    if (!found) this.domains.set(name, (found = this.lookUpDomain(name)));
+    return found;
+  }
+
+  private async lookUpSource(ip: string): Promise<SourceNames> {
+    const none: SourceNames = { ptr: null, sourceBaseDomain: null };
+    const address = canonicalIp(ip);
+    if (!address) return none;
+    const set = await this.ask(this.options.reverseName(address), 'PTR');
+    if (!set) return none;
+    const names = recordsOf(set, 'PTR')
+      .map((r) => (r.target ? normaliseDnsName(r.target) : ''))
+      .filter((n) => n.length > 0);
+    const ptr = this.options.confirmPtr ? await this.firstConfirmed(names, address) : (names[0] ?? null);
+    return { ptr, sourceBaseDomain: ptr ? this.options.baseDomain(ptr) : null };
+  }
+
+  // FCrDNS: a PTR name anyone can publish for their own addresses only counts when the name points back.
+  private async firstConfirmed(names: readonly string[], address: string): Promise<string | null> {
+    const type: AnswerType = isIPv4(address) ? 'A' : 'AAAA';
+    for (const name of names) {
+      const set = await this.ask(name, type);
+      if (set && recordsOf(set, type).some((r) => r.address !== undefined && canonicalIp(r.address) === address)) return name;
+    }
+    return null;
+  }
+
+  private async lookUpDomain(domain: string): Promise<DomainRecords> {
+    if (!domain) return { dmarcRecord: null, spfRecord: null };
+    const [dmarc, spf] = await Promise.all([this.ask(`_dmarc.${domain}`, 'TXT'), this.ask(domain, 'TXT')]);
+    return {
+      dmarcRecord: dmarc ? pickDmarcRecord(joinTxt(recordsOf(dmarc, 'TXT'))) : null,
+      spfRecord: spf ? pickSpfRecord(joinTxt(recordsOf(spf, 'TXT'))) : null,
+    };
+  }
+
+  /** One question per pass; null when it could not be answered (the field stays null, the chunk goes on). */
+  private ask(name: string, type: AnswerType): Promise<AnswerSet | null> {
+    const key = `${type}:${name}`;
+    let found = this.asked.get(key);
+    if (!found) {
+      found = this.limited(() => this.options.answers.resolve(name, type)).catch(() => null);
+      this.asked.set(key, found);
+    }
+    return found;
+  }
+
+  private async limited<T>(run: () => Promise<T>): Promise<T> {
+    if (this.active >= this.options.concurrency) await new Promise<void>((wake) => this.queue.push(wake));
+    this.active++;
+    try {
+      return await run();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+/** The IP in one spelling (IPv6 compressed, lower case), so the forward check compares like with like; null for a non-IP. */
+export function canonicalIp(ip: string): string | null {
+  const text = ip.trim();
+  if (isIPv4(text)) return text;
+  if (!isIPv6(text) || text.includes('%')) return null;
+  // WHATWG URL serialises an IPv6 host in its canonical (RFC 5952) form.
+  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+}
