@@ -1,10 +1,16 @@
 import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
-import { bool, int, string } from '@dmarc/config';
+import { bool, int, oneOf, string } from '@dmarc/config';
 import type { DeliveredMessage } from '@dmarc/bus';
 import type { ReportParsed } from '@dmarc/contracts';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { registerDomainRoutes } from './domain-routes';
+
+// Enriched chunks carry every field of the parsed ones under the same names (schemas/dmarc.reports.enriched),
+// so the aggregator reads either; the ledger id (reportId:chunkIndex) is the same on both, so switching the
+// source never counts a chunk twice.
+const SOURCE_TOPICS = [PARSED_TOPIC, 'dmarc.reports.enriched'] as const;
+type SourceTopic = (typeof SOURCE_TOPICS)[number];
 
 /**
  * Aggregation: parsed report chunks in, per tenant/domain/day/source counters in PostgreSQL (exactly
@@ -14,7 +20,11 @@ import { registerDomainRoutes } from './domain-routes';
 export const aggregationService = defineService({
   name: 'aggregation',
   config: {
-    CONSUMER_GROUP: string({ default: 'aggregation', description: 'Kafka consumer group of dmarc.reports.parsed; replicas share one' }),
+    SOURCE_TOPIC: oneOf(SOURCE_TOPICS, {
+      default: PARSED_TOPIC,
+      description: 'topic the report chunks are read from: dmarc.reports.parsed, or dmarc.reports.enriched when the DNS service runs',
+    }),
+    CONSUMER_GROUP: string({ default: 'aggregation', description: 'Kafka consumer group of the source topic; replicas share one' }),
     CONSUME_FROM_BEGINNING: bool({ default: true, description: 'where a group without offsets starts: the oldest chunk (true) or new ones only (false)' }),
     // 2, not 3: a huge report's chunks fill every partition, and a third batch in hand took the process past
     // 300 MB (bench:huge, 329 MB) for no gain in time; bench:pipeline's capacity was the same (751 vs 686/s).
@@ -46,7 +56,7 @@ export const aggregationService = defineService({
         registerDomainRoutes(ctx.http, { db: clients.store, maxDays: config.MAX_RANGE_DAYS });
       },
       async run(ctx) {
-        const bus = await clients.connect(ctx, [PARSED_TOPIC, AGGREGATES_UPDATED_TOPIC]);
+        const bus = await clients.connect(ctx, [config.SOURCE_TOPIC, AGGREGATES_UPDATED_TOPIC]);
         const chunks = ctx.telemetry.meter.createCounter('dmarc_aggregated_chunks_total', { description: 'report chunks handled, by outcome' });
         const messages = ctx.telemetry.meter.createCounter('dmarc_aggregated_messages_total', { description: 'messages counted into aggregates' });
         const reports = ctx.telemetry.meter.createCounter('dmarc_aggregated_reports_total', { description: 'reports with every chunk aggregated' });
@@ -60,10 +70,10 @@ export const aggregationService = defineService({
           if (outcome.applied && !outcome.duplicate) messages.add(outcome.messages);
           if (outcome.applied && outcome.reportComplete) reports.add(1, { duplicate: String(outcome.duplicate) });
         };
-        const source = (message: DeliveredMessage<typeof PARSED_TOPIC>) => ({ topic: message.topic, partition: message.partition, offset: message.offset });
-        await bus.consume<typeof PARSED_TOPIC>({
+        const source = (message: DeliveredMessage<SourceTopic>) => ({ topic: message.topic, partition: message.partition, offset: message.offset });
+        await bus.consume<SourceTopic>({
           groupId: config.CONSUMER_GROUP,
-          topics: [PARSED_TOPIC],
+          topics: [config.SOURCE_TOPIC],
           fromBeginning: config.CONSUME_FROM_BEGINNING,
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
           // The bus refuses both together: a batch already has its messages in hand at once.
