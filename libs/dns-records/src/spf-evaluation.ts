@@ -214,14 +214,13 @@ class SpfEvaluation {
 
   /** Counts one DNS-querying term; false once following further would be pointless. */
   private count(node: SpfNode, term: string): boolean {
-    if (this.stopped) return false;
-    this.lookups++;
-    node.lookups++;
-    if (this.lookups === SPF_MAX_LOOKUPS + 1) this.overLimit = { term, domain: node.domain };
-    if (this.lookups > FOLLOW_LIMIT) {
+    if (this.lookups >= FOLLOW_LIMIT) {
       this.stopped = true;
       return false;
     }
+    this.lookups++;
+    node.lookups++;
+    if (this.lookups === SPF_MAX_LOOKUPS + 1) this.overLimit = { term, domain: node.domain };
     return true;
   }
 }
