@@ -101,7 +101,7 @@ class SpfEvaluation {
     const bytes = txt.reduce((sum, record) => sum + Buffer.byteLength(record), 0);
     if (records.length > 0 && bytes > SPF_MAX_TXT_BYTES) {
       this.findings.push(
-        finding('warning', 'SPF_TXT_TOO_LARGE', `${context}the TXT records at ${domain} total ${bytes} bytes, over ${SPF_MAX_TXT_BYTES}: the answer may not fit a UDP response, and some receivers fail on TCP fallback.`),
+        finding('warning', 'SPF_TXT_TOO_LARGE', `${context}The TXT records at ${domain} total ${bytes} bytes, over ${SPF_MAX_TXT_BYTES}: the answer may not fit a UDP response, and some receivers fail on TCP fallback.`),
       );
     }
     if (records.length === 0) {
