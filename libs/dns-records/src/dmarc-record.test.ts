@@ -35,7 +35,7 @@ describe('parseDmarcRecord: real-world records', () => {
       raw,
     });
     expect(errors(findings)).toEqual([]);
-    expect(codes(findings)).toEqual(expect.arrayContaining(['DMARC_PARTIAL_PCT', 'DMARC_TAG_REMOVED', 'DMARC_RUF_LIMITED']));
+    expect(codes(findings)).toEqual(expect.arrayContaining(['DMARC_PARTIAL_PCT', 'DMARC_TAG_REMOVED', 'DMARC_RUF_LIMITED', 'DMARC_REPORT_SIZE_LIMIT']));
   });
 
   it('tolerates spaces, case and a trailing semicolon as receivers do', () => {
@@ -75,6 +75,15 @@ describe('parseDmarcRecord: version', () => {
     expect(record).toBeUndefined();
     expect(findings[0]).toMatchObject({ severity: 'error', code: 'DMARC_BAD_VERSION', field: 'v' });
     expect(findings[0]!.message).toContain('"dmarc1"');
+  });
+  it.each(['v=DMARC1 p=reject', 'v=DMARC1, p=reject, rua=mailto:a@example.com'])('tags not separated by ";": %s', (raw) => {
+    const { record, findings } = parseDmarcRecord(raw);
+    expect(record).toBeUndefined();
+    expect(findings).toEqual([expect.objectContaining({ severity: 'error', code: 'DMARC_SYNTAX', field: 'v' })]);
+  });
+  it('a missing ";" between later tags is hinted at', () => {
+    const { findings } = parseDmarcRecord('v=DMARC1; p=reject rua=mailto:a@example.com');
+    expect(findings.find((f) => f.code === 'DMARC_INVALID_TAG_VALUE')!.message).toContain('missing ";"');
   });
   it('an empty record', () => {
     expect(codes(parseDmarcRecord(' ; ').findings)).toContain('DMARC_EMPTY_RECORD');
@@ -182,7 +191,7 @@ describe('parseDmarcRecord: rua and ruf', () => {
   it('keeps the good URIs of a list with a bad one', () => {
     const { record, findings } = parseDmarcRecord('v=DMARC1; p=reject; rua=mailto:a@example.com, bad, mailto:b@example.net!5k');
     expect(record?.rua).toEqual(['mailto:a@example.com', 'mailto:b@example.net']);
-    expect(codes(findings)).toEqual(['DMARC_INVALID_REPORT_URI']);
+    expect(codes(findings)).toEqual(['DMARC_INVALID_REPORT_URI', 'DMARC_REPORT_SIZE_LIMIT']);
   });
   it('a non-mailto URI is kept with a warning', () => {
     const { record, findings } = parseDmarcRecord('v=DMARC1; p=reject; rua=https://reports.example.com/dmarc');

@@ -39,13 +39,13 @@ export interface ReportUri {
 const KNOWN_TAGS: ReadonlySet<string> = new Set(['v', 'p', 'sp', 'np', 'pct', 'adkim', 'aspf', 'fo', 'rf', 'ri', 'rua', 'ruf', 't', 'psd']);
 /** Tags RFC 7489 defined and DMARCbis removed: still read, since pre-bis receivers honour them. */
 const REMOVED_IN_BIS: ReadonlySet<string> = new Set(['pct', 'rf', 'ri']);
-const VERSION = /^v\s*=\s*(\S*)$/i;
+const VERSION = /^v\s*=\s*([^\s,]*)(.*)$/is;
 const TAG = /^([a-z][a-z0-9_]*)\s*=\s*(.*)$/is;
 const MAX_REPORT_URIS = 2;
 
 /** True when a TXT record is meant as a DMARC record (however badly its version is written). */
 export function looksLikeDmarc(txt: string): boolean {
-  return /^\s*v\s*=\s*dmarc1\s*(;|$)/i.test(txt);
+  return /^\s*v\s*=\s*dmarc1\b/i.test(txt);
 }
 
 export function parseDmarcRecord(txt: string): { record?: DmarcRecord; findings: Finding[] } {
@@ -73,6 +73,11 @@ export function parseDmarcRecord(txt: string): { record?: DmarcRecord; findings:
   }
   if (version[1] !== 'DMARC1') {
     findings.push(finding('error', 'DMARC_BAD_VERSION', `The version must be exactly "DMARC1", not "${version[1]}"; receivers ignore this record.`, 'v'));
+    return { findings };
+  }
+  if (version[2]!.trim() !== '') {
+    // "v=DMARC1 p=reject" or "v=DMARC1, p=reject": the version tag swallows the rest, so receivers see no policy.
+    findings.push(finding('error', 'DMARC_SYNTAX', `Tags must be separated by ";": "${truncate(tags[0]!)}" is read as one version tag, and receivers ignore the record.`, 'v'));
     return { findings };
   }
 
@@ -104,7 +109,8 @@ export function parseDmarcRecord(txt: string): { record?: DmarcRecord; findings:
 
   const record: Omit<DmarcRecord, 'p'> & { p?: DmarcPolicy } = { v: 'DMARC1', raw: txt };
   const bad = (tag: string, value: string, expected: string): void => {
-    findings.push(finding('error', 'DMARC_INVALID_TAG_VALUE', `${tag}=${truncate(value)} is not valid: expected ${expected}. Receivers use the default instead.`, tag));
+    const hint = /\s[a-z]+\s*=/i.test(value) ? ' (a missing ";" before the next tag?)' : '';
+    findings.push(finding('error', 'DMARC_INVALID_TAG_VALUE', `${tag}=${truncate(value)} is not valid: expected ${expected}${hint}. Receivers use the default instead.`, tag));
   };
   const keyword = <T extends string>(tag: string, allowed: readonly T[]): T | undefined => {
     const value = values.get(tag);
@@ -238,6 +244,9 @@ export function parseReportUris(tag: string, value: string, findings: Finding[])
     if (typeof parsed === 'string') {
       findings.push(finding('error', 'DMARC_INVALID_REPORT_URI', `${tag} URI "${truncate(text)}" is not valid: ${parsed}.`, tag));
       continue;
+    }
+    if (parsed.sizeLimit) {
+      findings.push(finding('info', 'DMARC_REPORT_SIZE_LIMIT', `${tag} URI "${truncate(text)}": DMARCbis dropped the !size limit; older receivers may still send reports cut short or none.`, tag));
     }
     if (parsed.scheme !== 'mailto') {
       findings.push(finding('warning', 'DMARC_REPORT_URI_NOT_MAILTO', `${tag} URI "${truncate(text)}" uses ${parsed.scheme}:; receivers only have to support mailto:, so most will not send there.`, tag));
