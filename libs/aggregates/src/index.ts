@@ -1,5 +1,6 @@
 export { countChunk, normaliseDomain, utcDay, type ChunkCounts, type CounterDelta, type PolicySeen } from './chunk-counts';
 export { AGGREGATION_CONSUMER, applyChunk, applyChunks, chunkMessageId, type ApplyResult, type ChunkSource, type ChunkToApply } from './chunk-writer';
+export { pruneLedger, type PruneLedgerOptions } from './ledger-pruning';
 export { daysOf, resolveDayRange, type DayRange, type DayRangeOptions } from './day-range';
 export {
   domainSources,

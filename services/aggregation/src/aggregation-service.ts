@@ -1,4 +1,4 @@
-import { AGGREGATES_UPDATED_TOPIC, PARSED_TOPIC, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
+import { AGGREGATES_UPDATED_TOPIC, AGGREGATION_CONSUMER, PARSED_TOPIC, pruneLedger, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
 import { bool, int, oneOf, string } from '@dmarc/config';
 import type { DeliveredMessage } from '@dmarc/bus';
 import type { ReportParsed } from '@dmarc/contracts';
@@ -41,6 +41,12 @@ export const aggregationService = defineService({
       default: 8,
       description: 'with BATCH_MAX_MESSAGES=0 only: chunks of one partition aggregated at once (chunks of one report one after another)',
     }),
+    LEDGER_RETENTION_HOURS: int({
+      min: 1,
+      default: 8 * 24,
+      description: 'how long a chunk stays in the exactly-once ledger; must exceed the source topic retention (Kafka default 7 days)',
+    }),
+    LEDGER_PRUNE_EVERY_MINUTES: int({ min: 1, default: 60, description: 'how often ledger rows past their retention are deleted' }),
     MAX_RANGE_DAYS: int({ min: 1, max: 3660, default: 366, description: 'longest day range one API request may ask for' }),
     AGGREGATION_CRASH_AFTER_FIRST_COMMIT: bool({
       default: false,
@@ -57,6 +63,16 @@ export const aggregationService = defineService({
       },
       async run(ctx) {
         const bus = await clients.connect(ctx, [config.SOURCE_TOPIC, AGGREGATES_UPDATED_TOPIC]);
+        // The ledger only has to outlive any redelivery; without pruning it grows by a row per chunk for ever.
+        const prune = () =>
+          pruneLedger(clients.store, { consumer: AGGREGATION_CONSUMER, olderThan: new Date(Date.now() - config.LEDGER_RETENTION_HOURS * 3_600_000) }).then(
+            (pruned) => pruned > 0 && ctx.logger.info({ pruned }, 'ledger rows past their retention deleted'),
+            (err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'pruning the ledger failed; next time'),
+          );
+        const pruning = setInterval(() => void prune(), config.LEDGER_PRUNE_EVERY_MINUTES * 60_000);
+        pruning.unref();
+        ctx.onShutdown(() => clearInterval(pruning));
+        void prune();
         const chunks = ctx.telemetry.meter.createCounter('dmarc_aggregated_chunks_total', { description: 'report chunks handled, by outcome' });
         const messages = ctx.telemetry.meter.createCounter('dmarc_aggregated_messages_total', { description: 'messages counted into aggregates' });
         const reports = ctx.telemetry.meter.createCounter('dmarc_aggregated_reports_total', { description: 'reports with every chunk aggregated' });
