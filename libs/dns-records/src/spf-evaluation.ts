@@ -2,7 +2,7 @@
 // mechanism matches (the worst case), counting what RFC 7208 §4.6.4 limits: terms that query DNS
 // (at most 10) and queries that come back empty (at most 2), and each mx mechanism's 10 names.
 import { CheckLookup, type DnsLookup } from './dns-lookup';
-import { finding, type Finding } from './findings';
+import { finding, sortFindings, type Finding } from './findings';
 import { isSpfRecord, parseSpfRecord, queriesDns, type SpfMechanism, type SpfModifier, type SpfQualifier, type SpfTerm } from './spf-record';
 
 export const SPF_MAX_LOOKUPS = 10;
@@ -81,7 +81,7 @@ class SpfEvaluation {
         ),
       );
     }
-    const check: SpfCheck = { lookups: this.lookups, voidLookups: this.voids.length, findings, tree };
+    const check: SpfCheck = { lookups: this.lookups, voidLookups: this.voids.length, findings: sortFindings(findings), tree };
     if (tree.record !== undefined) check.record = tree.record;
     return check;
   }

@@ -131,6 +131,36 @@ describe('parseSpfRecord: findings', () => {
   });
 });
 
+describe('parseSpfRecord: mistakes seen in published records', () => {
+  it('no space before ~all', () => {
+    const { findings } = parseSpfRecord('v=spf1 ip4:8.8.8.8~all');
+    expect(findings.map((f) => [f.code, f.field])).toEqual([
+      ['SPF_INVALID_IP4', 'ip4:8.8.8.8~all'],
+      ['SPF_NO_ALL', undefined],
+    ]);
+  });
+  it('a space after include:', () => {
+    const { findings } = parseSpfRecord('v=spf1 mx a:mail.cohaesio.net include: trustpilotservice.com ~all');
+    expect(findings.map((f) => [f.code, f.field])).toEqual([
+      ['SPF_INVALID_DOMAIN', 'include:'],
+      ['SPF_UNKNOWN_MECHANISM', 'trustpilotservice.com'],
+    ]);
+  });
+  it('a host name in ip4:', () => {
+    expect(parseSpfRecord('v=spf1 ip4:78.46.96.236 +a +mx +ip4:138.201.239.158 +ip4:relay.mailchannels.net ~all').findings).toEqual([
+      expect.objectContaining({ code: 'SPF_INVALID_IP4', field: '+ip4:relay.mailchannels.net' }),
+    ]);
+  });
+  it('upper-case mechanisms are valid', () => {
+    expect(parseSpfRecord('v=spf1 IP4:147.75.8.208 -ALL').findings).toEqual([]);
+  });
+  it('a verification token after -all', () => {
+    expect(parseSpfRecord('v=spf1 ip4:213.5.39.110 -all MS=83859DAEBD1978F9A7A67D3').findings).toEqual([
+      expect.objectContaining({ severity: 'warning', code: 'SPF_UNKNOWN_MODIFIER', field: 'MS=83859DAEBD1978F9A7A67D3' }),
+    ]);
+  });
+});
+
 describe('isSpfRecord and queriesDns', () => {
   it('recognises v=spf1 only', () => {
     expect(isSpfRecord('v=spf1')).toBe(true);
