@@ -1,6 +1,7 @@
-import { normaliseValue, type WatchedRecordType } from './record-value';
+import type { DnsChangeKind } from '@dmarc/contracts';
+import { sameValue, type WatchedRecordType } from './record-value';
 
-export type DnsChangeKind = 'added' | 'changed' | 'removed';
+export type { DnsChangeKind };
 
 /**
  * What one lookup of a watched name gave: the watched value (`selectRecord`; null when NXDOMAIN, NODATA or
@@ -39,17 +40,17 @@ export interface DecisionOptions {
 /**
  * Whether a lookup changed a watched record: a pure function of the previous state and the new outcome.
  * An upstream failure is never a removal (the record is unknown, not gone); NXDOMAIN / NODATA after a value
- * is. Values are compared normalised, so a whitespace-only difference is no change.
+ * is. Values are compared in canonical form (`sameValue`), so a whitespace-only difference is no change.
  */
 export function decideChange(type: WatchedRecordType, previous: WatchState | undefined, outcome: LookupOutcome, options: DecisionOptions = {}): ChangeDecision {
   if (!outcome.ok) return { kind: 'none', reason: 'lookup-failed' };
-  const current = normaliseValue(type, outcome.value);
+  const current = outcome.value;
   if (previous === undefined || previous.checkedAt === null) {
     if (options.announceFirstObservation && current !== null) return { kind: 'change', change: 'added', previous: null, current };
     return { kind: 'none', reason: 'first-observation' };
   }
-  const before = normaliseValue(type, previous.value);
-  if (before === current) return { kind: 'none', reason: 'unchanged' };
+  const before = previous.value;
+  if (sameValue(type, before, current)) return { kind: 'none', reason: 'unchanged' };
   if (before === null) return { kind: 'change', change: 'added', previous: null, current };
   if (current === null) return { kind: 'change', change: 'removed', previous: before, current: null };
   return { kind: 'change', change: 'changed', previous: before, current };
@@ -84,7 +85,8 @@ export function observe(type: WatchedRecordType, previous: WatchState | undefine
     };
     return { state, decision, failureStarted: previous?.failingSince == null, recovered: false };
   }
-  const value = normaliseValue(type, outcome.value);
+  // A whitespace-only difference is no change, but the text kept is the one DNS serves now.
+  const value = outcome.value;
   const moved = decision.kind === 'change' || decision.reason === 'first-observation';
   const state: WatchState = { value, checkedAt: now, changedAt: moved ? now : (previous?.changedAt ?? now), nextCheckAt, failingSince: null, revision };
   return { state, decision, failureStarted: false, recovered: previous?.failingSince != null };

@@ -1,22 +1,10 @@
 import type { OutgoingMessage } from '@dmarc/bus';
-import type { DnsChangeKind } from './change-decision';
-import type { WatchedRecordType } from './record-value';
+import type { DnsChange } from '@dmarc/contracts';
 
 export const DNS_CHANGES_TOPIC = 'dmarc.dns.changes';
 
 /** The value of a dmarc.dns.changes message (schemas/dmarc.dns.changes/v1.avsc). */
-export interface DnsChangeMessage {
-  tenantId: string;
-  domain: string;
-  recordType: WatchedRecordType;
-  name: string;
-  selector: string | null;
-  change: DnsChangeKind;
-  previous: string | null;
-  current: string | null;
-  /** When the watcher found the change, as stored: the same on a republish, so consumers can drop repeats. */
-  detectedAt: number;
-}
+export type DnsChangeMessage = DnsChange;
 
 /** The message for a stored change; keyed by tenant and domain so one domain's changes keep their order. */
 export function changeMessage(change: DnsChangeMessage): OutgoingMessage<DnsChangeMessage> {

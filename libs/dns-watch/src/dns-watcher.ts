@@ -153,7 +153,7 @@ export class DnsWatcher {
 
   async #round(now: number): Promise<RoundSummary> {
     const summary: RoundSummary = { lookups: 0, failedLookups: 0, changes: 0, published: 0, skipped: 0 };
-    summary.published += await this.#flush(now);
+    summary.published = await this.#flush(now);
     const byName = this.#group(await dueTargets(this.#db, now, now - this.#o.selectorMaxAgeMs));
     // The earliest the next round can start, so each round checks every name; a second watcher (a replica)
     // whose round comes sooner finds the names done and skips them.
@@ -174,7 +174,9 @@ export class DnsWatcher {
         try {
           const stored = await this.#record(name, byName.get(name) as WatchTarget[], outcome, now, nextCheckAt);
           summary.changes += stored.length;
-          summary.published += await this.#publish(stored, now);
+          // Not `+= await`: that reads the total before the await and loses what other workers added meanwhile.
+          const published = await this.#publish(stored, now);
+          summary.published += published;
         } catch (err) {
           summary.skipped++;
           // The database is likely out for every name: one line per round, not one per name.
