@@ -1,4 +1,5 @@
 import { aggregationService } from '@dmarc/aggregation';
+import { dnsService } from '@dmarc/dns';
 import { ingestionService } from '@dmarc/ingestion';
 import { parsingService } from '@dmarc/parsing';
 import type { ServiceModule } from '@dmarc/service-runtime';
@@ -10,7 +11,7 @@ import type { ServiceModule } from '@dmarc/service-runtime';
 export const SERVICES: Record<string, ServiceModule | { pending: string }> = {
   ingestion: ingestionService as unknown as ServiceModule,
   parsing: parsingService as unknown as ServiceModule,
-  dns: { pending: 'the DNS service (issue 5)' },
+  dns: dnsService as unknown as ServiceModule,
   aggregation: aggregationService as unknown as ServiceModule,
   'cache-invalidator': { pending: 'the cache-invalidation consumer (issue 6)' },
   api: { pending: 'the tenant API (issue 6)' },

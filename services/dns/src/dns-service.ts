@@ -1,0 +1,129 @@
+import type { DeliveredMessage } from '@dmarc/bus';
+import { bool, int, string } from '@dmarc/config';
+import type { ReportEnrichedInput, ReportParsed } from '@dmarc/contracts';
+import { DnsCache } from '@dmarc/dns-cache';
+import { Enricher, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
+import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
+import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
+import { PlatformClients } from '@dmarc/platform-clients';
+import { defineService } from '@dmarc/service-runtime';
+import { registerDnsRoutes } from './dns-routes';
+import { connectRedisTier } from './redis-tier';
+
+const PARSED_TOPIC = 'dmarc.reports.parsed';
+const ENRICHED_TOPIC = 'dmarc.reports.enriched';
+const DNS_CHANGES_TOPIC = 'dmarc.dns.changes';
+
+/**
+ * DNS: parsed report chunks in, the same chunks with PTR names, base domains and the domain's DMARC and SPF
+ * records out (dmarc.reports.enriched), every lookup through the two-tier DNS cache shared by the replicas;
+ * and the lookup and dns-check API. Logic in @dmarc/dns-enrichment, @dmarc/dns-cache, @dmarc/dns-records.
+ */
+export const dnsService = defineService({
+  name: 'dns',
+  config: {
+    CONSUMER_GROUP: string({ default: 'dns', description: 'Kafka consumer group of dmarc.reports.parsed; replicas share one' }),
+    CONSUME_FROM_BEGINNING: bool({ default: true, description: 'where a group without offsets starts: the oldest chunk (true) or new ones only (false)' }),
+    PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 2, description: 'partitions of dmarc.reports.parsed enriched in parallel' }),
+    BATCH_MAX_MESSAGES: int({
+      min: 0,
+      max: 10_000,
+      default: 100,
+      description: 'chunks of one partition enriched as one batch (each name asked once, one publish); 0 takes one chunk at a time',
+    }),
+    CONFIRM_PTR: bool({ default: false, description: 'keep a PTR name only when it resolves back to the source IP (forward-confirmed reverse DNS)' }),
+    DNS_LOOKUP_CONCURRENCY: int({ min: 1, max: 10_000, default: 64, description: 'distinct names of one batch looked up at once' }),
+    DNS_TIMEOUT_MS: int({ min: 1, max: 60_000, default: 2000, description: 'upstream DNS timeout per attempt' }),
+    DNS_RETRIES: int({ min: 0, max: 10, default: 2, description: 'upstream DNS attempts after the first, each on the next server' }),
+    DNS_MIN_TTL_SECONDS: int({ min: 0, max: 3600, default: 30, description: 'record TTLs below this are raised to it (the cache keeps an answer at least this long)' }),
+    DNS_MAX_TTL_SECONDS: int({ min: 1, max: 86_400, default: 3600, description: 'record TTLs above this are lowered to it' }),
+    DNS_L1_MAX_ENTRIES: int({ min: 1, default: 100_000, description: 'DNS answers kept in this process (L1 LRU); Redis holds the shared tier' }),
+  },
+  create(config) {
+    const clients = new PlatformClients(config, 'dns');
+    const upstream = new DnsClient({
+      servers: config.DNS_UPSTREAM?.map(({ host, port }) => upstreamServer(host, port)),
+      timeoutMs: config.DNS_TIMEOUT_MS,
+      retries: config.DNS_RETRIES,
+    });
+    const redis = connectRedisTier(config.REDIS_URL);
+    let cache: DnsCache | undefined;
+    const cacheOf = (): DnsCache => {
+      if (!cache) throw new Error('dns cache: not set up yet');
+      return cache;
+    };
+    return {
+      name: 'dns',
+      setup(ctx) {
+        clients.attach(ctx);
+        cache = new DnsCache({ upstream, l2: redis.l2, logger: ctx.logger, meter: ctx.telemetry.meter, l1MaxEntries: config.DNS_L1_MAX_ENTRIES,
+          minTtlSeconds: config.DNS_MIN_TTL_SECONDS,
+          maxTtlSeconds: config.DNS_MAX_TTL_SECONDS,
+        });
+        ctx.readiness.add('redis', () => redis.ping());
+        // Reverse order on shutdown: the bus (added by attach) stops first, then the cache, then Redis.
+        ctx.onShutdown(() => redis.close());
+        ctx.onShutdown(() => cache?.close());
+        const lookup = dnsLookupOverCache(cacheOf());
+        registerDnsRoutes(ctx.http, { cache: cacheOf(), checkDomain: (domain) => checkDomainDns(domain, lookup) });
+      },
+      async run(ctx) {
+        const bus = await clients.connect(ctx, [PARSED_TOPIC, ENRICHED_TOPIC, DNS_CHANGES_TOPIC]);
+        const enricher = new Enricher({
+          answers: cacheOf(),
+          reverseName,
+          baseDomain,
+          confirmPtr: config.CONFIRM_PTR,
+          concurrency: config.DNS_LOOKUP_CONCURRENCY,
+        });
+        const enrichedChunks = ctx.telemetry.meter.createCounter('dmarc_enriched_chunks_total', { description: 'report chunks enriched and published' });
+        const outgoing = (message: DeliveredMessage<typeof PARSED_TOPIC>, value: ReportEnrichedInput) => ({
+          // Same key as the parsed chunk, so the partitioning (and any order) aggregation sees is unchanged.
+          key: message.key ?? undefined,
+          value,
+          tenantId: message.tenantId,
+          trace: message.trace,
+        });
+
+        // TODO(libs/dns-watch): start the scheduled re-check of every monitored domain's DMARC, SPF and known
+        // DKIM records here, over `cacheOf()` and `clients.store`, publishing dmarc.dns.changes on `bus`
+        // (the topic is ensured above) and stopped with ctx.onShutdown.
+
+        await bus.consume<typeof PARSED_TOPIC>({
+          groupId: config.CONSUMER_GROUP,
+          topics: [PARSED_TOPIC],
+          fromBeginning: config.CONSUME_FROM_BEGINNING,
+          partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+          // The bus refuses both together: a batch already has its messages in hand at once.
+          ...(config.BATCH_MAX_MESSAGES > 0
+            ? {
+                batch: {
+                  maxMessages: config.BATCH_MAX_MESSAGES,
+                  // The fast path: the names of the whole batch asked once, one publish. DNS never fails a chunk (a
+                  // field without an answer is null), so only a publish failure leaves the batch to `handler`.
+                  handler: async (messages) => {
+                    const enriched = await enrichChunks(
+                      messages.map((m) => m.value as ReportParsed),
+                      enricher,
+                    );
+                    await bus.publish(
+                      ENRICHED_TOPIC,
+                      messages.map((m, i) => outgoing(m, enriched[i])),
+                    );
+                    enrichedChunks.add(messages.length);
+                    ctx.logger.info({ chunks: messages.length, records: enriched.reduce((n, c) => n + c.records.length, 0) }, 'batch enriched');
+                  },
+                },
+              }
+            : {}),
+          handler: async (message) => {
+            const enriched = await enrichChunk(message.value as ReportParsed, enricher);
+            await bus.publish(ENRICHED_TOPIC, [outgoing(message, enriched)]);
+            enrichedChunks.add(1);
+            ctx.logger.debug({ reportId: enriched.reportId, chunkIndex: enriched.chunkIndex }, 'chunk enriched');
+          },
+        });
+      },
+    };
+  },
+});

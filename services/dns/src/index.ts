@@ -1,0 +1,1 @@
+export { dnsService } from './dns-service';

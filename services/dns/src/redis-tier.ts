@@ -1,0 +1,31 @@
+// The Redis tier of the DNS cache. @dmarc/dns-cache's RedisL2 takes a connected ioredis client and does not
+// build one from a URL, so this is the one place in the service that touches the driver.
+// TODO: move into @dmarc/dns-cache (e.g. `connectRedisL2(url)`) so services stop importing ioredis.
+// eslint-disable-next-line no-restricted-imports -- see above: no data-access lib builds this client yet
+import Redis from 'ioredis';
+import { RedisL2 } from '@dmarc/dns-cache';
+
+export interface RedisTier {
+  readonly l2: RedisL2;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function connectRedisTier(url: string): RedisTier {
+  // Few retries per command: the cache carries on with L1 and the upstream while Redis is away, so a
+  // command should fail fast rather than hold a lookup through a long reconnect.
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  // Errors surface on the commands (and in readiness); an unhandled 'error' event would kill the process.
+  redis.on('error', () => undefined);
+  const l2 = new RedisL2(redis);
+  return {
+    l2,
+    async ping() {
+      await redis.ping();
+    },
+    async close() {
+      await l2.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
