@@ -162,7 +162,7 @@ class SpfEvaluation {
       case 'a':
       case 'exists': {
         const addresses = await this.dns.addresses(target, this.findings);
-        if (addresses && addresses.length === 0) this.voids.push(`${term.text} (${target})`);
+        if (addresses && addresses.length === 0) this.void(node, term, target, 'has no A/AAAA address');
         return;
       }
       case 'mx':
@@ -180,7 +180,7 @@ class SpfEvaluation {
     const names = await this.dns.mx(target, this.findings);
     if (!names) return;
     if (names.length === 0) {
-      this.voids.push(`${term.text} (${target})`);
+      this.void(node, term, target, 'has no MX record');
       return;
     }
     if (names.length > SPF_MAX_MX_NAMES) {
@@ -210,6 +210,12 @@ class SpfEvaluation {
       return;
     }
     node.children.push(await this.follow(target, 'redirect', path));
+  }
+
+  /** A term whose lookup came back empty: it can never match, and it counts toward the void limit. */
+  private void(node: SpfNode, term: SpfMechanism, target: string, what: string): void {
+    this.voids.push(`${term.text} (${target})`);
+    this.findings.push(finding('warning', 'SPF_VOID_LOOKUP', `${term.text} in the record of ${node.domain}: ${target} ${what}, so it never matches; it counts toward the limit of ${SPF_MAX_VOID_LOOKUPS} void lookups.`, term.text));
   }
 
   /** Counts one DNS-querying term; false once following further would be pointless. */
