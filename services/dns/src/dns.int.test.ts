@@ -3,6 +3,7 @@ import { loadContracts, type ReportEnriched, type ReportParsedInput } from '@dma
 import { sharedKey } from '@dmarc/dns-cache';
 import { spawnService, startDnsTestServer, stopService, waitFor, waitReady, type DnsTestServer, type SpawnedService } from '@dmarc/testing';
 import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 
 // `dmarc serve dns` as ops run it, against real Kafka and Redis, with DNS_UPSTREAM pointing at a loopback
 // authoritative server that counts what it is asked. Names are unique per run (the Redis tier outlives
@@ -59,6 +60,7 @@ describe('dns service over real Kafka and Redis, a loopback DNS upstream', () =>
   let server: DnsTestServer;
   let bus: Bus;
   let redis: Redis;
+  const contracts = loadContracts();
   const services: SpawnedService[] = [];
   const enriched: Array<Delivered<'dmarc.reports.enriched'>> = [];
   const tenantId = `tenant-${run}`;
@@ -80,7 +82,7 @@ describe('dns service over real Kafka and Redis, a loopback DNS upstream', () =>
   beforeAll(async () => {
     server = await startDnsTestServer();
     redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    bus = await createKafkaBus({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'dns-int', contracts: loadContracts() });
+    bus = await createKafkaBus({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'dns-int', contracts });
     await bus.ensureTopics([{ topic: 'dmarc.reports.parsed' }, { topic: 'dmarc.reports.enriched' }]);
     await bus.consume({
       groupId: `dns-int-reader-${run}`,
@@ -125,11 +127,17 @@ describe('dns service over real Kafka and Redis, a loopback DNS upstream', () =>
     server.set(domain, 'TXT', ['unrelated=1', ['v=spf1 ip4:192.0.2.0/24 ', '-all']], 300);
     server.resetCounters();
 
-    // Two chunks of one report, IPs repeated within and across them.
+    // Two chunks of one report, IPs repeated within and across them; each in a trace of its own, as parsing
+    // would have sent them (raw, so the test chooses the trace ids).
     const chunks = [parsedChunk(tenantId, domain, [a, b, a, c], 0, 2), parsedChunk(tenantId, domain, [b, c, a], 1, 2)];
-    await bus.publish(
+    const traceIds = chunks.map(() => randomBytes(16).toString('hex'));
+    await bus.publishRaw(
       'dmarc.reports.parsed',
-      chunks.map((value, i) => ({ key: `${run}-report:${i}`, tenantId, value })),
+      chunks.map((value, i) => {
+        const encoded = contracts.encode('dmarc.reports.parsed', value);
+        const traceparent = `00-${traceIds[i]}-${randomBytes(8).toString('hex')}-01`;
+        return { key: `${run}-report:${i}`, value: encoded.value, headers: { ...encoded.headers, 'tenant-id': tenantId, traceparent } };
+      }),
     );
     const mine = await waitFor('2 enriched chunks', () => {
       const got = enriched.filter((m) => m.value.metadata.policy.domain === domain);
@@ -151,8 +159,8 @@ describe('dns service over real Kafka and Redis, a loopback DNS upstream', () =>
       expect(value.metadata.orgName).toBe('dns-int');
     }
     expect(mine.map((m) => m.value.recordCount)).toEqual(chunks.map((c) => c.recordCount));
-    // A trace runs through: each enriched chunk has its own trace context header.
-    expect(mine.every((m) => /^00-[0-9a-f]{32}-/.test(m.headers.traceparent ?? ''))).toBe(true);
+    // Each enriched chunk continues the trace of the parsed chunk it came from (a batch publishes for many).
+    expect(mine.map((m) => /^00-([0-9a-f]{32})-/.exec(m.headers.traceparent ?? '')?.[1])).toEqual(traceIds);
 
     for (const x of [a, b, c]) expect(server.queries(reverse(x), 'PTR').total).toBe(1);
     expect(server.queries(`_dmarc.${domain}`, 'TXT').total).toBe(1);
