@@ -3,3 +3,4 @@ export { EnrichmentLookups, canonicalIp, type EnricherOptions, type DomainRecord
 export { dnsLookupOverCache, type DnsRecordsLookup } from './dns-lookup-adapter';
 export { pickDmarcRecord, pickSpfRecord, joinTxt } from './policy-records';
 export type { AnswerRecord, AnswerSet, AnswerType, DnsAnswers } from './dns-answers';
+export { dkimSelectorsSeen, type SelectorsSeen } from './dkim-selectors';

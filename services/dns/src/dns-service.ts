@@ -2,8 +2,9 @@ import type { DeliveredMessage } from '@dmarc/bus';
 import { bool, int, string } from '@dmarc/config';
 import type { ReportEnrichedInput, ReportParsed } from '@dmarc/contracts';
 import { DnsCache } from '@dmarc/dns-cache';
-import { Enricher, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
+import { Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
+import { DnsWatcher, recordSelectors } from '@dmarc/dns-watch';
 import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
@@ -37,6 +38,12 @@ export const dnsService = defineService({
     DNS_RETRIES: int({ min: 0, max: 10, default: 2, description: 'upstream DNS attempts after the first, each on the next server' }),
     DNS_MIN_TTL_SECONDS: int({ min: 0, max: 3600, default: 30, description: 'record TTLs below this are raised to it (the cache keeps an answer at least this long)' }),
     DNS_MAX_TTL_SECONDS: int({ min: 1, max: 86_400, default: 3600, description: 'record TTLs above this are lowered to it' }),
+    DNS_WATCH_INTERVAL_SECONDS: int({
+      min: 0,
+      max: 86_400,
+      default: 300,
+      description: "how often monitored domains' DMARC, SPF and DKIM records are re-read for dmarc.dns.changes; 0 turns the watch off",
+    }),
     DNS_L1_MAX_ENTRIES: int({ min: 1, default: 100_000, description: 'DNS answers kept in this process (L1 LRU); Redis holds the shared tier' }),
   },
   create(config) {
@@ -48,6 +55,7 @@ export const dnsService = defineService({
     });
     const redis = connectRedisTier(config.REDIS_URL);
     let cache: DnsCache | undefined;
+    let lookup: ReturnType<typeof dnsLookupOverCache>;
     const cacheOf = (): DnsCache => {
       if (!cache) throw new Error('dns cache: not set up yet');
       return cache;
@@ -56,7 +64,12 @@ export const dnsService = defineService({
       name: 'dns',
       setup(ctx) {
         clients.attach(ctx);
-        cache = new DnsCache({ upstream, l2: redis.l2, logger: ctx.logger, meter: ctx.telemetry.meter, l1MaxEntries: config.DNS_L1_MAX_ENTRIES,
+        cache = new DnsCache({
+          upstream,
+          l2: redis.l2,
+          logger: ctx.logger,
+          meter: ctx.telemetry.meter,
+          l1MaxEntries: config.DNS_L1_MAX_ENTRIES,
           minTtlSeconds: config.DNS_MIN_TTL_SECONDS,
           maxTtlSeconds: config.DNS_MAX_TTL_SECONDS,
         });
@@ -64,7 +77,7 @@ export const dnsService = defineService({
         // Reverse order on shutdown: the bus (added by attach) stops first, then the cache, then Redis.
         ctx.onShutdown(() => redis.close());
         ctx.onShutdown(() => cache?.close());
-        const lookup = dnsLookupOverCache(cacheOf());
+        lookup = dnsLookupOverCache(cacheOf());
         registerDnsRoutes(ctx.http, { cache: cacheOf(), checkDomain: (domain) => checkDomainDns(domain, lookup) });
       },
       async run(ctx) {
@@ -85,9 +98,21 @@ export const dnsService = defineService({
           trace: message.trace,
         });
 
-        // TODO(libs/dns-watch): start the scheduled re-check of every monitored domain's DMARC, SPF and known
-        // DKIM records here, over `cacheOf()` and `clients.store`, publishing dmarc.dns.changes on `bus`
-        // (the topic is ensured above) and stopped with ctx.onShutdown.
+        // The scheduled re-check of monitored domains (@dmarc/dns-watch), through the same cache. Registered after
+        // the bus and the store, so it stops (finishing the round in hand) before they close.
+        if (config.DNS_WATCH_INTERVAL_SECONDS > 0) {
+          const watcher = new DnsWatcher({ db: clients.store, dns: lookup, publisher: bus, logger: ctx.logger, intervalMs: config.DNS_WATCH_INTERVAL_SECONDS * 1000 });
+          watcher.start();
+          ctx.onShutdown(() => watcher.stop());
+        }
+        // The DKIM selectors reports show are what the watcher follows. Best effort: a selector missed now is
+        // recorded with the next report that shows it, so a database hiccup must not hold enrichment back.
+        const noteSelectors = async (chunks: readonly ReportParsed[]) => {
+          const failed = (await Promise.allSettled(dkimSelectorsSeen(chunks).map((s) => recordSelectors(clients.store, s.tenantId, s.domain, s.selectors)))).filter(
+            (r): r is PromiseRejectedResult => r.status === 'rejected',
+          );
+          if (failed.length > 0) ctx.logger.warn({ failed: failed.length, reason: String(failed[0].reason) }, 'dkim selectors not recorded');
+        };
 
         await bus.consume<typeof PARSED_TOPIC>({
           groupId: config.CONSUMER_GROUP,
@@ -102,10 +127,8 @@ export const dnsService = defineService({
                   // The fast path: the names of the whole batch asked once, one publish. DNS never fails a chunk (a
                   // field without an answer is null), so only a publish failure leaves the batch to `handler`.
                   handler: async (messages) => {
-                    const enriched = await enrichChunks(
-                      messages.map((m) => m.value as ReportParsed),
-                      enricher,
-                    );
+                    const chunks = messages.map((m) => m.value as ReportParsed);
+                    const [enriched] = await Promise.all([enrichChunks(chunks, enricher), noteSelectors(chunks)]);
                     await bus.publish(
                       ENRICHED_TOPIC,
                       messages.map((m, i) => outgoing(m, enriched[i])),
@@ -117,7 +140,8 @@ export const dnsService = defineService({
               }
             : {}),
           handler: async (message) => {
-            const enriched = await enrichChunk(message.value as ReportParsed, enricher);
+            const chunk = message.value as ReportParsed;
+            const [enriched] = await Promise.all([enrichChunk(chunk, enricher), noteSelectors([chunk])]);
             await bus.publish(ENRICHED_TOPIC, [outgoing(message, enriched)]);
             enrichedChunks.add(1);
             ctx.logger.debug({ reportId: enriched.reportId, chunkIndex: enriched.chunkIndex }, 'chunk enriched');

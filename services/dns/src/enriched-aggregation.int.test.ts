@@ -22,7 +22,7 @@ describe('parsed → dns → enriched → aggregation (real Kafka, Redis, Postgr
     bus = await createKafkaBus({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'dns-enriched-int', contracts: loadContracts() });
     await bus.ensureTopics([{ topic: 'dmarc.reports.parsed' }, { topic: 'dmarc.reports.enriched' }]);
     services.push(
-      await spawnService('dns', { DNS_UPSTREAM: server.address, DNS_TIMEOUT_MS: '500', DNS_RETRIES: '0', CONSUMER_GROUP: `dns-enriched-int-${run}`, CONSUME_FROM_BEGINNING: 'false' }),
+      await spawnService('dns', { DNS_UPSTREAM: server.address, DNS_TIMEOUT_MS: '500', DNS_RETRIES: '0', DNS_WATCH_INTERVAL_SECONDS: '0', CONSUMER_GROUP: `dns-enriched-int-${run}`, CONSUME_FROM_BEGINNING: 'false' }),
       await spawnService('aggregation', { SOURCE_TOPIC: 'dmarc.reports.enriched', CONSUMER_GROUP: `aggregation-enriched-int-${run}`, CONSUME_FROM_BEGINNING: 'false' }),
     );
     await Promise.all(services.map((s) => waitReady(s)));
@@ -55,7 +55,16 @@ describe('parsed → dns → enriched → aggregation (real Kafka, Redis, Postgr
 
     server.set(`_dmarc.${DOMAIN}`, 'TXT', ['v=DMARC1; p=none'], 300);
     const reportId = await fixtureRawReport(store, tenantId);
-    const records = [1, 2, 3, 4].map((n) => fixtureRecord({ sourceIp: `192.0.2.${n % 2}`, count: n, dkimAligned: n !== 4, spfAligned: n !== 4, disposition: n === 4 ? 'reject' : 'none' }));
+    const records = [1, 2, 3, 4].map((n) =>
+      fixtureRecord({
+        sourceIp: `192.0.2.${n % 2}`,
+        count: n,
+        dkimAligned: n !== 4,
+        spfAligned: n !== 4,
+        disposition: n === 4 ? 'reject' : 'none',
+        dkim: [{ domain: DOMAIN, selector: `S${n % 2}`, result: 'pass' }],
+      }),
+    );
     await publish(fixtureChunks(tenantId, reportId, records, 2).map((c) => forDomain(c, DOMAIN)));
 
     await waitFor('the report complete', async () => {
@@ -71,5 +80,8 @@ describe('parsed → dns → enriched → aggregation (real Kafka, Redis, Postgr
       ['192.0.2.1', 4, 4, 0],
     ]);
     expect(server.queries(`_dmarc.${DOMAIN}`, 'TXT').total).toBe(1);
+    // The DKIM selectors the report showed are recorded for the DNS watch to follow.
+    const selectors = await store.query<{ selector: string }>('SELECT selector FROM dkim_selectors WHERE tenant_id = $1 AND domain = $2 ORDER BY selector', [tenantId, DOMAIN]);
+    expect(selectors.rows.map((r) => r.selector)).toEqual(['s0', 's1']);
   });
 });
