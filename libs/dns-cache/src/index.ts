@@ -7,6 +7,7 @@ export { DnsCacheError, InvalidNameError, InvalidOptionsError, UnsupportedTypeEr
 export type { L2Driver, L2Lease } from './l2-driver';
 export { MemoryL2 } from './memory-l2';
 export { RedisL2 } from './redis-l2';
+export { connectRedisTier, type RedisTier } from './redis-tier';
 export { systemClock, type Clock } from './clock';
 export { DnsCacheMetrics, LATENCY_BUCKETS_MS, type DnsCacheCounters, type LatencySummary } from './metrics';
 export type { CachePolicyOptions, TimingOptions } from './options';

@@ -92,5 +92,6 @@ export class DnsCacheMetrics {
 }
 
 function snake(name: string): string {
-  return name.replace(/[A-Z0-9]+/g, (m) => `_${m.toLowerCase()}`);
+  // l1Hits → l1_hits: a digit stays with the word before it.
+  return name.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
 }

@@ -99,6 +99,7 @@ describe('metrics', () => {
     expect(value('dns_cache.lookups')).toBe(4);
     expect(value('dns_cache.upstream_queries')).toBe(2);
     expect(value('dns_cache.coalesced_waiters')).toBe(1);
+    expect(value('dns_cache.l1_hits')).toBe(1);
     expect(value('dns_cache.upstream_latency')).toMatchObject({ count: 2 });
     await provider.shutdown();
   });

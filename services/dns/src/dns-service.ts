@@ -1,7 +1,7 @@
 import type { DeliveredMessage } from '@dmarc/bus';
 import { bool, int, string } from '@dmarc/config';
 import type { ReportEnrichedInput, ReportParsed } from '@dmarc/contracts';
-import { DnsCache } from '@dmarc/dns-cache';
+import { connectRedisTier, DnsCache } from '@dmarc/dns-cache';
 import { Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
 import { DnsWatcher, recordSelectors } from '@dmarc/dns-watch';
@@ -9,7 +9,6 @@ import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { registerDnsRoutes } from './dns-routes';
-import { connectRedisTier } from './redis-tier';
 
 const PARSED_TOPIC = 'dmarc.reports.parsed';
 const ENRICHED_TOPIC = 'dmarc.reports.enriched';

@@ -1,9 +1,6 @@
-// The Redis tier of the DNS cache. @dmarc/dns-cache's RedisL2 takes a connected ioredis client and does not
-// build one from a URL, so this is the one place in the service that touches the driver.
-// TODO: move into @dmarc/dns-cache (e.g. `connectRedisL2(url)`) so services stop importing ioredis.
-// eslint-disable-next-line no-restricted-imports -- see above: no data-access lib builds this client yet
+// The Redis tier of the DNS cache built from a URL, so services hold a cache without touching the driver.
 import Redis from 'ioredis';
-import { RedisL2 } from '@dmarc/dns-cache';
+import { RedisL2 } from './redis-l2';
 
 export interface RedisTier {
   readonly l2: RedisL2;
