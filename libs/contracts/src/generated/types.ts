@@ -53,9 +53,9 @@ export interface DnsChangeV1 {
   selector: null | string;
   /** What happened to the record. */
   change: DnsChangeKindV1;
-  /** The record's text before the change (strings joined), verbatim; null for added. */
+  /** The record's text before the change (strings joined, runs of whitespace collapsed to one space); null for added. */
   previous: null | string;
-  /** The record's text now (strings joined), verbatim; null for removed. */
+  /** The record's text now (strings joined, runs of whitespace collapsed to one space); null for removed. */
   current: null | string;
   /** When the re-check saw the change. (timestamp-millis) */
   detectedAt: number;
