@@ -14,7 +14,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 RUN=$ROOT/.infra/services
 # name:port of every service built so far; later services join this list.
+# The DNS service (dns:8083) is not in the default list yet: where the resolver does not answer (this sandbox
+# times out on PTR queries) every new source IP waits for its lookup timeouts before its report is counted.
+# With it in DMARC_SERVICES, aggregation counts its enriched chunks instead of the parsed ones.
 SERVICES=${DMARC_SERVICES:-"ingestion:8081 parsing:8082 aggregation:8084"}
+case " $SERVICES " in *" dns:"*) export SOURCE_TOPIC=${SOURCE_TOPIC:-dmarc.reports.enriched} ;; esac
 DMARC="node $ROOT/services/cli/bin/dmarc.js"
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
