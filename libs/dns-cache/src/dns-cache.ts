@@ -149,7 +149,11 @@ export class DnsCache {
       const now = this.clock.now();
       const entry = this.l1.peek(q.slot);
       if (entry !== undefined && filled?.entry === entry && isServable(entry, now)) {
-        return this.present(entry, q.name, q.type, filled.source, now, freshness(entry, now));
+        const state = freshness(entry, now);
+        // A hit past 80 % answered from L2 is a hit too: without this, a process that reads a name once
+        // from Redis in that window would never refresh it, and the next reader would find it expired.
+        if (state === 'prefetch') this.prefetch.want(q.slot, entry, now);
+        return this.present(entry, q.name, q.type, filled.source, now, state);
       }
       if (entry !== undefined) {
         const served = this.serveL1(q.slot, q.name, q.type, entry, now);

@@ -272,6 +272,64 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     expect(other.metrics.counters.upstreamQueries).toBe(0);
   }, 10_000);
 
+  it('two processes on one Redis, asked at the same moment, send one query between them', async () => {
+    const name = unique('_dmarc.two-processes');
+    server.set(name, 'TXT', ['v=DMARC1; p=quarantine'], 300);
+    server.delay(100, name);
+    const s = stack();
+    const other = s.another();
+    const results = await Promise.all(Array.from({ length: 1_000 }, (_, i) => (i % 2 === 0 ? s.cache : other).resolve(name, 'TXT')));
+
+    expect(server.queries(name, 'TXT').total).toBe(1);
+    expect(results.every((r) => r.state === 'fresh' && txt(r.answers[0])?.[0] === 'v=DMARC1; p=quarantine')).toBe(true);
+    // Whichever did not take the lease got the answer through Redis (pub/sub on its landing).
+    expect(new Set(results.map((r) => r.source))).toEqual(new Set(['upstream', 'l2']));
+    expect(s.cache.metrics.counters.upstreamQueries + other.metrics.counters.upstreamQueries).toBe(1);
+  }, 10_000);
+
+  it('stale while refreshing in two processes: both serve the stale answer at once, one refresh between them, both get the new one', async () => {
+    const name = unique('stale.two-processes');
+    server.set(name, 'TXT', ['v=spf1 a -all'], 100);
+    const s = stack();
+    const other = s.another();
+    const t0 = s.clock.now();
+    await s.cache.resolve(name, 'TXT');
+    await waitUntil('the entry to land in Redis', async () => (await redis.exists(sharedKey('TXT', name))) === 1);
+    await expect(other.resolve(name, 'TXT')).resolves.toMatchObject({ source: 'l2' });
+
+    server.set(name, 'TXT', ['v=spf1 mx -all'], 100);
+    server.delay(300, name);
+    s.clock.advanceTo(t0 + 105_000);
+    expect(s.cache.peek(name, 'TXT')).toMatchObject({ state: 'stale', answers: [{ strings: ['v=spf1 a -all'] }] });
+    expect(other.peek(name, 'TXT')).toMatchObject({ state: 'stale', answers: [{ strings: ['v=spf1 a -all'] }] });
+    await waitUntil('both refreshes to end', () => s.cache.stats().inFlight === 0 && other.stats().inFlight === 0);
+
+    expect(server.queries(name, 'TXT').total).toBe(2);
+    for (const cache of [s.cache, other]) {
+      expect(cache.peek(name, 'TXT')).toMatchObject({ source: 'l1', state: 'fresh', ttl: 100, answers: [{ strings: ['v=spf1 mx -all'] }] });
+    }
+  }, 10_000);
+
+  it('a hit past 80 % answered from L2 marks the name wanted too', async () => {
+    const name = unique('l2.prefetch');
+    server.set(name, 'TXT', ['v=spf1 -all'], 100);
+    const s = stack({ staleWhileRevalidateSeconds: 0 });
+    const t0 = s.clock.now();
+    await s.cache.resolve(name, 'TXT');
+    await waitUntil('the entry to land in Redis', async () => (await redis.exists(sharedKey('TXT', name))) === 1);
+
+    // Another process reads the name once, past 80 %, from Redis.
+    s.clock.advanceTo(t0 + 90_000);
+    const other = s.another();
+    await expect(other.resolve(name, 'TXT')).resolves.toMatchObject({ source: 'l2', state: 'fresh', ttl: 10 });
+    expect(other.stats().scheduledPrefetches).toBe(1);
+    s.clock.advanceTo(t0 + 99_950);
+    await waitUntil('the prefetch to reach the server', () => server.queries(name, 'TXT').total === 2);
+    await waitUntil('the prefetch to land', () => other.stats().inFlight === 0);
+    s.clock.advanceTo(t0 + 100_000);
+    expect(other.peek(name, 'TXT')).toMatchObject({ source: 'l1', state: 'fresh', ttl: 100 });
+  }, 10_000);
+
   it('a truncated UDP answer is asked again over TCP inside the one upstream query, for every caller', async () => {
     const flagged = unique('tc.flagged');
     const big = unique('tc.big');
