@@ -2,7 +2,7 @@ import { AGGREGATES_UPDATED_TOPIC, AGGREGATION_CONSUMER, PARSED_TOPIC, pruneLedg
 import { bool, int, oneOf, string } from '@dmarc/config';
 import type { DeliveredMessage } from '@dmarc/bus';
 import type { ReportParsed } from '@dmarc/contracts';
-import { PlatformClients } from '@dmarc/platform-clients';
+import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { registerDomainRoutes } from './domain-routes';
 
@@ -29,18 +29,7 @@ export const aggregationService = defineService({
     // 2, not 3: a huge report's chunks fill every partition, and a third batch in hand took the process past
     // 300 MB (bench:huge, 329 MB) for no gain in time; bench:pipeline's capacity was the same (751 vs 686/s).
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 2, description: 'partitions of dmarc.reports.parsed aggregated in parallel' }),
-    BATCH_MAX_MESSAGES: int({
-      min: 0,
-      max: 10_000,
-      default: 100,
-      description: 'chunks of one partition aggregated as one batch (one statement, one publish); 0 takes one chunk at a time',
-    }),
-    MESSAGE_CONCURRENCY: int({
-      min: 1,
-      max: 256,
-      default: 8,
-      description: 'with BATCH_MAX_MESSAGES=0 only: chunks of one partition aggregated at once (chunks of one report one after another)',
-    }),
+    ...consumerPacingConfig('chunks', 'one statement, one publish'),
     LEDGER_RETENTION_HOURS: int({
       min: 1,
       default: 8 * 24,
@@ -92,26 +81,19 @@ export const aggregationService = defineService({
           topics: [config.SOURCE_TOPIC],
           fromBeginning: config.CONSUME_FROM_BEGINNING,
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
-          // The bus refuses both together: a batch already has its messages in hand at once.
-          ...(config.BATCH_MAX_MESSAGES > 0
-            ? {
-                batch: {
-                  maxMessages: config.BATCH_MAX_MESSAGES,
-                  // The fast path. A chunk that breaks the contract throws before anything is written, and a report id
-                  // another tenant used throws after the commit: either way the whole batch goes to `handler` below,
-                  // which finds the applied chunks in the ledger and dead-letters the culprit.
-                  handler: async (batch) => {
-                    const outcomes = await aggregator.handleMany(batch.map((m) => ({ chunk: m.value as ReportParsed, source: source(m), trace: m.trace })));
-                    outcomes.forEach(counted);
-                    // One line per batch; per chunk only at debug (a log line is a synchronous write).
-                    ctx.logger.info(
-                      { chunks: outcomes.length, applied: outcomes.filter((o) => o.applied).length, complete: outcomes.filter((o) => o.applied && o.reportComplete).length },
-                      'batch aggregated',
-                    );
-                  },
-                },
-              }
-            : { messageConcurrency: config.MESSAGE_CONCURRENCY }),
+          // Batches by default (one statement and one publish per batch); what a batch leaves goes to `handler`.
+          // The fast path. A chunk that breaks the contract throws before anything is written, and a report id
+          // another tenant used throws after the commit: either way the whole batch goes to `handler` below,
+          // which finds the applied chunks in the ledger and dead-letters the culprit.
+          ...consumerPacing<SourceTopic>(config, async (batch) => {
+            const outcomes = await aggregator.handleMany(batch.map((m) => ({ chunk: m.value as ReportParsed, source: source(m), trace: m.trace })));
+            outcomes.forEach(counted);
+            // One line per batch; per chunk only at debug (a log line is a synchronous write).
+            ctx.logger.info(
+              { chunks: outcomes.length, applied: outcomes.filter((o) => o.applied).length, complete: outcomes.filter((o) => o.applied && o.reportComplete).length },
+              'batch aggregated',
+            );
+          }),
           handler: async (message) => {
             const outcome = await aggregator.handle(message.value as ReportParsed, source(message));
             counted(outcome);

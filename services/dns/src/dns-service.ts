@@ -6,7 +6,7 @@ import { Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChu
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
 import { DnsWatcher, recordSelectors } from '@dmarc/dns-watch';
 import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
-import { PlatformClients } from '@dmarc/platform-clients';
+import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { registerDnsRoutes } from './dns-routes';
 
@@ -25,12 +25,7 @@ export const dnsService = defineService({
     CONSUMER_GROUP: string({ default: 'dns', description: 'Kafka consumer group of dmarc.reports.parsed; replicas share one' }),
     CONSUME_FROM_BEGINNING: bool({ default: true, description: 'where a group without offsets starts: the oldest chunk (true) or new ones only (false)' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 2, description: 'partitions of dmarc.reports.parsed enriched in parallel' }),
-    BATCH_MAX_MESSAGES: int({
-      min: 0,
-      max: 10_000,
-      default: 100,
-      description: 'chunks of one partition enriched as one batch (each name asked once, one publish); 0 takes one chunk at a time',
-    }),
+    ...consumerPacingConfig('chunks', 'each name asked once, one publish'),
     CONFIRM_PTR: bool({ default: false, description: 'keep a PTR name only when it resolves back to the source IP (forward-confirmed reverse DNS)' }),
     DNS_LOOKUP_CONCURRENCY: int({ min: 1, max: 10_000, default: 64, description: 'distinct names of one batch looked up at once' }),
     DNS_TIMEOUT_MS: int({ min: 1, max: 60_000, default: 2000, description: 'upstream DNS timeout per attempt' }),
@@ -118,26 +113,19 @@ export const dnsService = defineService({
           topics: [PARSED_TOPIC],
           fromBeginning: config.CONSUME_FROM_BEGINNING,
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
-          // The bus refuses both together: a batch already has its messages in hand at once.
-          ...(config.BATCH_MAX_MESSAGES > 0
-            ? {
-                batch: {
-                  maxMessages: config.BATCH_MAX_MESSAGES,
-                  // The fast path: the names of the whole batch asked once, one publish. DNS never fails a chunk (a
-                  // field without an answer is null), so only a publish failure leaves the batch to `handler`.
-                  handler: async (messages) => {
-                    const chunks = messages.map((m) => m.value as ReportParsed);
-                    const [enriched] = await Promise.all([enrichChunks(chunks, enricher), noteSelectors(chunks)]);
-                    await bus.publish(
-                      ENRICHED_TOPIC,
-                      messages.map((m, i) => outgoing(m, enriched[i])),
-                    );
-                    enrichedChunks.add(messages.length);
-                    ctx.logger.info({ chunks: messages.length, records: enriched.reduce((n, c) => n + c.records.length, 0) }, 'batch enriched');
-                  },
-                },
-              }
-            : {}),
+          // Batches by default (one statement and one publish per batch); what a batch leaves goes to `handler`.
+          // The fast path: the names of the whole batch asked once, one publish. DNS never fails a chunk (a
+          // field without an answer is null), so only a publish failure leaves the batch to `handler`.
+          ...consumerPacing<typeof PARSED_TOPIC>(config, async (messages) => {
+            const chunks = messages.map((m) => m.value as ReportParsed);
+            const [enriched] = await Promise.all([enrichChunks(chunks, enricher), noteSelectors(chunks)]);
+            await bus.publish(
+              ENRICHED_TOPIC,
+              messages.map((m, i) => outgoing(m, enriched[i])),
+            );
+            enrichedChunks.add(messages.length);
+            ctx.logger.info({ chunks: messages.length, records: enriched.reduce((n, c) => n + c.records.length, 0) }, 'batch enriched');
+          }),
           handler: async (message) => {
             const chunk = message.value as ReportParsed;
             const [enriched] = await Promise.all([enrichChunk(chunk, enricher), noteSelectors([chunk])]);

@@ -1,7 +1,7 @@
 import { int } from '@dmarc/config';
 import type { DeliveredMessage } from '@dmarc/bus';
 import { IntakeError, ReportIntake, type AcceptedReport, type IncomingReport } from '@dmarc/intake';
-import { PlatformClients } from '@dmarc/platform-clients';
+import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { ingestionRoutes } from './http/ingestion-routes';
 import type { ReportOutcome } from './http/intake-replies';
@@ -25,18 +25,7 @@ export const ingestionService = defineService({
     INLINE_MAX_BYTES: int({ min: 0, default: 256 * 1024, description: 'reports up to this size travel inline on the topic' }),
     MAX_FILES_PER_REQUEST: int({ min: 1, default: 20, description: 'most file parts one multipart POST /v1/reports may carry' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions of dmarc.reports.inbound taken in parallel' }),
-    BATCH_MAX_MESSAGES: int({
-      min: 0,
-      max: 10_000,
-      default: 100,
-      description: 'inbound reports of one partition taken as one batch (one statement to keep them, one publish); 0 takes one report at a time',
-    }),
-    MESSAGE_CONCURRENCY: int({
-      min: 1,
-      max: 256,
-      default: 8,
-      description: 'with BATCH_MAX_MESSAGES=0 only: inbound reports of one partition taken at once (each report is independent)',
-    }),
+    ...consumerPacingConfig('inbound reports', 'one statement to keep them, one publish'),
   },
   create(config) {
     let intake: ReportIntake | undefined;
@@ -96,28 +85,21 @@ export const ingestionService = defineService({
           groupId: 'ingestion',
           topics: [INBOUND_TOPIC],
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
-          // The bus refuses both together: a batch already has its messages in hand at once.
-          ...(config.BATCH_MAX_MESSAGES > 0
-            ? {
-                batch: {
-                  maxMessages: config.BATCH_MAX_MESSAGES,
-                  // The fast path: what it leaves (refused, unknown tenant) goes to `handler` below, which keeps
-                  // the refusal and dead-letters the message.
-                  handler: async (messages) => {
-                    const results = await ready.acceptMany(messages.map((m) => ({ ...incoming(m), trace: m.trace })));
-                    let duplicates = 0;
-                    results.forEach((result, i) => {
-                      if (!result) return;
-                      accepted(result, messages[i].value.tenantId);
-                      if (result.duplicate) duplicates++;
-                    });
-                    const left = messages.filter((_, i) => results[i] === null);
-                    ctx.logger.info({ messages: messages.length, accepted: messages.length - left.length, duplicates, left: left.length }, 'batch accepted');
-                    return left;
-                  },
-                },
-              }
-            : { messageConcurrency: config.MESSAGE_CONCURRENCY }),
+          // Batches by default (one statement and one publish per batch); what a batch leaves goes to `handler`.
+          // The fast path: what it leaves (refused, unknown tenant) goes to `handler` below, which keeps
+          // the refusal and dead-letters the message.
+          ...consumerPacing<typeof INBOUND_TOPIC>(config, async (messages) => {
+            const results = await ready.acceptMany(messages.map((m) => ({ ...incoming(m), trace: m.trace })));
+            let duplicates = 0;
+            results.forEach((result, i) => {
+              if (!result) return;
+              accepted(result, messages[i].value.tenantId);
+              if (result.duplicate) duplicates++;
+            });
+            const left = messages.filter((_, i) => results[i] === null);
+            ctx.logger.info({ messages: messages.length, accepted: messages.length - left.length, duplicates, left: left.length }, 'batch accepted');
+            return left;
+          }),
           handler: async (message) => {
             try {
               accepted(await ready.accept(incoming(message)), message.value.tenantId);

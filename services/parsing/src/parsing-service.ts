@@ -1,6 +1,6 @@
 import { int } from '@dmarc/config';
 import type { ReportReceivedV1 } from '@dmarc/contracts';
-import { PlatformClients } from '@dmarc/platform-clients';
+import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { FORENSIC_TOPIC, PARSED_TOPIC, ParsingStage, TLS_TOPIC, type ParsingResult } from '@dmarc/report-parsing';
 import { defineService } from '@dmarc/service-runtime';
 
@@ -13,18 +13,7 @@ export const parsingService = defineService({
     CHUNK_RECORDS: int({ min: 1, max: 100_000, default: 2000, description: 'records per chunk on dmarc.reports.parsed' }),
     MAX_DECOMPRESSED_BYTES: int({ min: 1024, default: 1024 * 1024 * 1024, description: 'decompression limit per report (bombs are refused past it)' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions parsed in parallel' }),
-    BATCH_MAX_MESSAGES: int({
-      min: 0,
-      max: 10_000,
-      default: 100,
-      description: 'received reports of one partition parsed as one batch (one claim statement, one publish); 0 parses one report at a time',
-    }),
-    MESSAGE_CONCURRENCY: int({
-      min: 1,
-      max: 256,
-      default: 8,
-      description: 'with BATCH_MAX_MESSAGES=0 only: received reports of one partition parsed at once (chunks of one report stay in order)',
-    }),
+    ...consumerPacingConfig('received reports', 'one statement per step, one publish per topic'),
   },
   create(config) {
     const clients = new PlatformClients(config, 'parsing');
@@ -51,28 +40,21 @@ export const parsingService = defineService({
           groupId: 'parsing',
           topics: [RECEIVED_TOPIC],
           partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
-          // The bus refuses both together: a batch already has its messages in hand at once.
-          ...(config.BATCH_MAX_MESSAGES > 0
-            ? {
-                batch: {
-                  maxMessages: config.BATCH_MAX_MESSAGES,
-                  // The fast path: what it leaves (bad, by reference, too big) goes to `handler` below, one by one.
-                  handler: async (messages) => {
-                    const values = messages.map((m) => m.value as ReportReceivedV1);
-                    const results = await stage.handleMany(values.map((received, i) => ({ received, trace: messages[i].trace })));
-                    const left = messages.filter((_, i) => results[i] === null);
-                    let records = 0;
-                    results.forEach((result, i) => {
-                      if (!result) return;
-                      parsed(values[i], result);
-                      records += result.records;
-                    });
-                    ctx.logger.info({ messages: messages.length, parsed: messages.length - left.length, left: left.length, records }, 'batch parsed');
-                    return left;
-                  },
-                },
-              }
-            : { messageConcurrency: config.MESSAGE_CONCURRENCY }),
+          // Batches by default (one statement and one publish per batch); what a batch leaves goes to `handler`.
+          // The fast path: what it leaves (bad, by reference, too big) goes to `handler` below, one by one.
+          ...consumerPacing(config, async (messages) => {
+            const values = messages.map((m) => m.value as ReportReceivedV1);
+            const results = await stage.handleMany(values.map((received, i) => ({ received, trace: messages[i].trace })));
+            const left = messages.filter((_, i) => results[i] === null);
+            let records = 0;
+            results.forEach((result, i) => {
+              if (!result) return;
+              parsed(values[i], result);
+              records += result.records;
+            });
+            ctx.logger.info({ messages: messages.length, parsed: messages.length - left.length, left: left.length, records }, 'batch parsed');
+            return left;
+          }),
           handler: async (message) => {
             const value = message.value as ReportReceivedV1;
             try {
