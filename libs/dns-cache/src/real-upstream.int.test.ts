@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { startDnsTestServer, type DnsTestServer } from '@dmarc/testing';
 import type { DnsRecord } from '@dmarc/dns-wire';
-import { sharedKey } from './dns-name';
+import type { DnsCache } from './dns-cache';
+import { sharedKey, type CachedType } from './dns-name';
 import { UpstreamFailedError } from './errors';
 import { quietFor, realStack, waitUntil, type RealStack, type RealStackOptions } from './__test-support__/real-upstream';
 
@@ -25,6 +26,22 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     const s = realStack(server, { redisUrl, ...options });
     stacks.push(s);
     return s;
+  }
+
+  /** A first caller is answered before the write to Redis lands; another process sees it once it has. */
+  const landed = (type: CachedType, name: string): Promise<void> =>
+    waitUntil(`${type} ${name} to land in Redis`, async () => (await redis.exists(sharedKey(type, name))) === 1);
+
+  /** Two processes holding `name` (TTL 100 s), the second one's copy read from Redis. */
+  async function twoProcessesHolding(name: string, text: string): Promise<{ s: RealStack; other: DnsCache; t0: number }> {
+    server.set(name, 'TXT', [text], 100);
+    const s = stack();
+    const other = s.another();
+    const t0 = s.clock.now();
+    await s.cache.resolve(name, 'TXT');
+    await landed('TXT', name);
+    await expect(other.resolve(name, 'TXT')).resolves.toMatchObject({ source: 'l2' });
+    return { s, other, t0 };
   }
 
   beforeAll(async () => {
@@ -211,6 +228,34 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     expect(logs.filter((l) => l.level === 'info').map((l) => l.message)).toEqual(['dns upstream answers again']);
   }, 15_000);
 
+  it('a prefetch that fails keeps the answer: fresh to expiry, then stale, asked again only after the recheck interval', async () => {
+    const name = unique('prefetch.fails');
+    server.set(name, 'TXT', ['v=spf1 -all'], 100);
+    const { cache, clock, logs } = stack({ failureRecheckSeconds: 30, client: { timeoutMs: 150, retries: 0 } });
+    const t0 = clock.now();
+    await cache.resolve(name, 'TXT');
+    clock.advanceTo(t0 + 90_000);
+    cache.peek(name, 'TXT');
+    server.fail('servfail', name);
+    clock.advanceTo(t0 + 99_950);
+    await waitUntil('the prefetch to end', () => server.queries(name, 'TXT').total === 2 && cache.stats().inFlight === 0);
+
+    expect(cache.peek(name, 'TXT')).toMatchObject({ state: 'fresh', answers: [{ strings: ['v=spf1 -all'] }] });
+    for (let t = 100_000; t < 129_950; t += 2_000) {
+      clock.advanceTo(t0 + t);
+      expect(cache.peek(name, 'TXT')).toMatchObject({ state: 'stale', answers: [{ strings: ['v=spf1 -all'] }] });
+    }
+    await quietFor(50);
+    expect(server.queries(name, 'TXT').total).toBe(2);
+    // Recheck interval over (30 s after the failed prefetch): one more try, which succeeds.
+    server.fail(null, name);
+    clock.advanceTo(t0 + 129_950);
+    expect(cache.peek(name, 'TXT')).toMatchObject({ state: 'stale' });
+    await waitUntil('the retry to land', () => server.queries(name, 'TXT').total === 3 && cache.stats().inFlight === 0);
+    expect(cache.peek(name, 'TXT')).toMatchObject({ state: 'fresh', ttl: 100 });
+    expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+  }, 10_000);
+
   it('a silent server with nothing stale: 1,000 callers cost one query; the failure is remembered briefly, in Redis too', async () => {
     const name = unique('silent.failure');
     server.fail('drop', name);
@@ -220,7 +265,7 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     // One logical query: the client's own retry is the second datagram.
     expect(server.queries(name, 'A').total).toBe(2);
     expect(s.cache.metrics.counters.upstreamQueries).toBe(1);
-    await waitUntil('the failure to land in Redis', async () => (await redis.exists(sharedKey('A', name))) === 1);
+    await landed('A', name);
 
     s.clock.advance(4_000);
     await expect(s.cache.resolve(name, 'A')).rejects.toMatchObject({ cached: true });
@@ -289,8 +334,7 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     const t0 = s.clock.now();
     const first = await s.cache.resolve(name, 'A');
     expect(first).toMatchObject({ source: 'upstream', state: 'fresh', ttl: 300, answers: [{ address: '192.0.2.7' }] });
-    // The first caller is answered before the write to Redis lands; another process sees it once it has.
-    await waitUntil('the entry to land in Redis', async () => (await redis.exists(sharedKey('A', name))) === 1);
+    await landed('A', name);
 
     s.clock.advanceTo(t0 + 120_500);
     const other = s.another();
@@ -311,7 +355,7 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     const s = stack();
     const t0 = s.clock.now();
     await expect(s.cache.resolve(name, 'TXT')).resolves.toMatchObject({ source: 'upstream', state: 'negative', rcode: 'NXDOMAIN', ttl: 60 });
-    await waitUntil('the entry to land in Redis', async () => (await redis.exists(sharedKey('TXT', name))) === 1);
+    await landed('TXT', name);
     s.clock.advanceTo(t0 + 20_500);
     const other = s.another();
     await expect(other.resolve(name, 'TXT')).resolves.toMatchObject({ source: 'l2', state: 'negative', rcode: 'NXDOMAIN', ttl: 40 });
@@ -336,13 +380,7 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
 
   it('stale while refreshing in two processes: both serve the stale answer at once, one refresh between them, both get the new one', async () => {
     const name = unique('stale.two-processes');
-    server.set(name, 'TXT', ['v=spf1 a -all'], 100);
-    const s = stack();
-    const other = s.another();
-    const t0 = s.clock.now();
-    await s.cache.resolve(name, 'TXT');
-    await waitUntil('the entry to land in Redis', async () => (await redis.exists(sharedKey('TXT', name))) === 1);
-    await expect(other.resolve(name, 'TXT')).resolves.toMatchObject({ source: 'l2' });
+    const { s, other, t0 } = await twoProcessesHolding(name, 'v=spf1 a -all');
 
     server.set(name, 'TXT', ['v=spf1 mx -all'], 100);
     server.delay(300, name);
@@ -357,13 +395,32 @@ describe('dns cache over a real DNS server on loopback and a real Redis', () => 
     }
   }, 10_000);
 
+  it('two processes that both want a name refresh it with one query between them, just before expiry', async () => {
+    const name = unique('prefetch.two-processes');
+    const { s, other, t0 } = await twoProcessesHolding(name, 'v=DKIM1; p=AAAA');
+
+    s.clock.advanceTo(t0 + 90_000);
+    s.cache.peek(name, 'TXT');
+    other.peek(name, 'TXT');
+    server.set(name, 'TXT', ['v=DKIM1; p=BBBB'], 100);
+    s.clock.advanceTo(t0 + 99_950);
+    await waitUntil('both prefetches to end', () => s.cache.stats().inFlight === 0 && other.stats().inFlight === 0);
+
+    expect(server.queries(name, 'TXT').total).toBe(2);
+    s.clock.advanceTo(t0 + 100_000);
+    for (const cache of [s.cache, other]) {
+      expect(cache.peek(name, 'TXT')).toMatchObject({ source: 'l1', state: 'fresh', ttl: 100, answers: [{ strings: ['v=DKIM1; p=BBBB'] }] });
+    }
+    expect(s.cache.metrics.counters.staleServed + other.metrics.counters.staleServed).toBe(0);
+  }, 10_000);
+
   it('a hit past 80 % answered from L2 marks the name wanted too', async () => {
     const name = unique('l2.prefetch');
     server.set(name, 'TXT', ['v=spf1 -all'], 100);
     const s = stack({ staleWhileRevalidateSeconds: 0 });
     const t0 = s.clock.now();
     await s.cache.resolve(name, 'TXT');
-    await waitUntil('the entry to land in Redis', async () => (await redis.exists(sharedKey('TXT', name))) === 1);
+    await landed('TXT', name);
 
     // Another process reads the name once, past 80 %, from Redis.
     s.clock.advanceTo(t0 + 90_000);
