@@ -17,16 +17,46 @@
  * their standard consumer groups, so it refuses to start while another member is in one of them (stale
  * services would take half the messages). Its tenant and rows are removed afterwards; every process it
  * started is stopped, and BENCH_TIMEOUT_S (default 300) aborts the run with an error.
+ *
+ * BENCH_DNS=1: the whole architecture, DNS enrichment included. A loopback authoritative DNS server in this
+ * process (bench/dns-fixture.ts: a PTR for every reverse name, TTL 3600; DMARC and SPF TXT for the bench's
+ * domains) is the DNS service's upstream; `dmarc serve dns` runs too (settings: BENCH_ENV_DNS) with its cache
+ * in a Redis database of its own, emptied first (so the run starts with a cold cache: every distinct name is
+ * asked upstream once), and aggregation reads dmarc.reports.enriched; both in consumer groups of the bench's
+ * own, moved to the end of their topics first. The line adds `dnsEnrichment: true`, `dnsCache: 'cold'`, the
+ * DNS service's CPU seconds (serviceCpuSeconds.dns) and peak memory (vmHwmMb, every service's), the upstream
+ * queries the server counted (with the distinct names the reports lead to, what a cold cache must ask), the
+ * service's cache counters, and `enriched`: after the timed part, every enriched chunk of the run read back
+ * from dmarc.reports.enriched (from the offsets noted before publishing) and checked: every record's `ptr` and
+ * `sourceBaseDomain`, every chunk's DMARC and SPF record as the server gives them, every record of the run
+ * there exactly once. `exact` requires it.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
-import { spawnService, waitReady, type SpawnedService } from '@dmarc/testing';
+import { spawnService, waitReady, type DnsTestServer, type SpawnedService } from '@dmarc/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { removeBenchTenant } from './bench-tenant';
+import {
+  benchDnsRedisUrl,
+  clearBenchDnsCache,
+  DNS_GROUP,
+  dmarcRecordOf,
+  dnsMetrics,
+  dnsServiceEnv,
+  ENRICHED_AGGREGATION_GROUP,
+  ENRICHED_TOPIC,
+  enrichedAggregationEnv,
+  expectedPtr,
+  moveBenchGroupsToEnd,
+  SPF_RECORD,
+  startBenchDns,
+  upstreamQueries,
+} from './dns-fixture';
 import { cpuSeconds } from './process-cpu';
 import { recordsPerReport } from './report-sizes';
 import { seededRandom } from './seeded-random';
@@ -40,8 +70,9 @@ const REPORTS = Number(process.env.BENCH_REPORTS ?? 10_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
-const SERVICES = ['ingestion', 'parsing', 'aggregation'] as const;
-const GROUPS = ['ingestion', 'parsing', 'aggregation'];
+const DNS = process.env.BENCH_DNS === '1';
+const SERVICES: readonly string[] = DNS ? ['ingestion', 'parsing', 'dns', 'aggregation'] : ['ingestion', 'parsing', 'aggregation'];
+const GROUPS = DNS ? ['ingestion', 'parsing', 'aggregation', DNS_GROUP, ENRICHED_AGGREGATION_GROUP] : ['ingestion', 'parsing', 'aggregation'];
 const INBOUND = 'dmarc.reports.inbound';
 const DAY = 86_400;
 
@@ -52,6 +83,9 @@ interface Generated {
   payload: Buffer;
   records: number;
   messages: number;
+  domain: string;
+  /** The distinct source IPs of its records. */
+  ips: Set<string>;
 }
 
 function recordXml(ip: string, count: number, r: () => number, domain: string): string {
@@ -78,6 +112,7 @@ function generate(runId: string): Generated[] {
     const id = `${runId}-${i}`;
     const n = recordsPerReport(r);
     let messages = 0;
+    const used = new Set<string>();
     const parts = [
       `<?xml version="1.0" encoding="UTF-8"?>\n<feedback><report_metadata><org_name>${org}</org_name><email>dmarc@${org}</email>` +
         `<report_id>${id}</report_id><date_range><begin>${begin}</begin><end>${begin + DAY - 1}</end></date_range></report_metadata>` +
@@ -87,10 +122,12 @@ function generate(runId: string): Generated[] {
       const count = 1 + Math.floor(r() ** 4 * 500);
       messages += count;
       // Popular senders (the pool's head) are reported by every reporter, over and over.
-      parts.push(recordXml(ips[Math.floor(ips.length * r() ** 3)], count, r, domain));
+      const ip = ips[Math.floor(ips.length * r() ** 3)];
+      used.add(ip);
+      parts.push(recordXml(ip, count, r, domain));
     }
     parts.push('</feedback>\n');
-    return { id, payload: gzipSync(parts.join('')), records: n, messages };
+    return { id, payload: gzipSync(parts.join('')), records: n, messages, domain, ips: used };
   });
 }
 
@@ -179,8 +216,18 @@ async function main(): Promise<void> {
   const tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [runId])).rows[0].id;
   const services: SpawnedService[] = [];
   let bus: Bus | undefined;
+  let dnsServer: DnsTestServer | undefined;
+  const redisUrl = benchDnsRedisUrl();
   try {
-    for (const name of SERVICES) services.push(await spawnService(name, benchServiceEnv('info', name)));
+    const extraEnv: Record<string, Record<string, string>> = {};
+    if (DNS) {
+      dnsServer = await startBenchDns((d) => /^domain\d+\.example$/.test(d));
+      await clearBenchDnsCache(redisUrl);
+      await moveBenchGroupsToEnd(BROKERS);
+      extraEnv.dns = dnsServiceEnv(dnsServer, redisUrl);
+      extraEnv.aggregation = enrichedAggregationEnv;
+    }
+    for (const name of SERVICES) services.push(await spawnService(name, { ...extraEnv[name], ...benchServiceEnv('info', name) }));
     // Last resort should anything above hang past the deadline: no service outlives the bench.
     setTimeout(() => {
       for (const s of services) s.child.kill('SIGKILL');
@@ -190,7 +237,10 @@ async function main(): Promise<void> {
     await Promise.all(services.map((s) => waitReady(s, 60_000)));
     for (const s of services) s.child.once('exit', (code, signal) => s.stderr.push(`exited early: ${code ?? signal}`));
     bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline', contracts: loadContracts() });
-    await bus.ensureTopics([{ topic: INBOUND }]);
+    await bus.ensureTopics(DNS ? [{ topic: INBOUND }, { topic: ENRICHED_TOPIC }] : [{ topic: INBOUND }]);
+    // Where this run's enriched chunks start, to read them back once it is done.
+    const enrichedFrom = DNS ? await topicEnds(ENRICHED_TOPIC) : undefined;
+    dnsServer?.resetCounters();
 
     const publishedAt = new Map<string, number>();
     const cpuBefore = services.map((svc) => cpuSeconds(svc.child.pid));
@@ -213,6 +263,11 @@ async function main(): Promise<void> {
         return [SERVICES[i], now === undefined || before === undefined ? null : Math.round((now - before) * 100) / 100];
       }),
     );
+    // The kernel's peak RSS of each service (its whole life: start-up included), read while they still run.
+    const vmHwmMb = Object.fromEntries(services.map((svc, i) => [SERVICES[i], vmHwmMbOf(svc.child.pid)]));
+    const dns = DNS
+      ? { upstream: upstreamQueries(dnsServer!), metrics: await dnsMetrics(services[SERVICES.indexOf('dns')].base).catch((err: Error) => ({ error: err.message })) }
+      : undefined;
     const rows = (
       await store.query<Row>(
         `SELECT a.external_report_id,
@@ -244,7 +299,8 @@ async function main(): Promise<void> {
     const counted = await store.query<{ messages: string | null }>('SELECT sum(messages) AS messages FROM aggregate_counters WHERE tenant_id = $1', [tenantId]);
     const statuses = await store.query<{ n: string }>(`SELECT count(*) AS n FROM raw_reports WHERE tenant_id = $1 AND status = 'aggregated'`, [tenantId]);
     const countedMessages = Number(counted.rows[0].messages ?? 0);
-    const exact = rows.length === REPORTS && Number(statuses.rows[0].n) === REPORTS && countedMessages === messages;
+    const enriched = enrichedFrom ? await checkEnriched(enrichedFrom, tenantId, records) : undefined;
+    const exact = rows.length === REPORTS && Number(statuses.rows[0].n) === REPORTS && countedMessages === messages && (enriched?.exact ?? true);
     const seconds = (last - t0) / 1000;
     const stage = (xs: number[]) => ({ p50: quantile(sortNum(xs), 0.5), p99: quantile(xs, 0.99) });
 
@@ -272,6 +328,20 @@ async function main(): Promise<void> {
         latencyP50ByTenthMs: tenths(byPublish),
         stagesMs: { publishToReceived: stage(ingest), receivedToFirstChunk: stage(toAggregation), firstChunkToComplete: stage(aggregating) },
         serviceCpuSeconds: cpu,
+        vmHwmMb,
+        dnsEnrichment: DNS,
+        ...(dns
+          ? {
+              dnsCache: 'cold',
+              dnsUpstreamQueries: {
+                ...dns.upstream,
+                // What a cold cache must ask: each distinct name once (its TTL outlasts the run).
+                distinctNamesNeeded: { PTR: new Set(reports.flatMap((g) => [...g.ips])).size, TXT: 2 * new Set(reports.map((g) => g.domain)).size },
+              },
+              dnsCacheCounters: dns.metrics,
+              enriched,
+            }
+          : {}),
         logLevel: LOG_LEVEL,
         machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg1: Math.round(os.loadavg()[0] * 100) / 100 },
       }),
@@ -280,9 +350,104 @@ async function main(): Promise<void> {
   } finally {
     await bus?.close().catch(() => undefined);
     await Promise.all(services.map(stop));
+    await dnsServer?.close();
+    if (DNS) await clearBenchDnsCache(redisUrl).catch(() => undefined);
     await removeBenchTenant(store, tenantId);
     await store.close();
   }
+}
+
+function vmHwmMbOf(pid: number | undefined): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The end offset of every partition of a topic. */
+async function topicEnds(topic: string): Promise<Map<number, string>> {
+  const admin = new Kafka({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+interface EnrichedCheck {
+  exact: boolean;
+  chunks: number;
+  records: number;
+  duplicates: number;
+  ptrWrong: number;
+  baseDomainWrong: number;
+  dmarcWrong: number;
+  spfWrong: number;
+  readSeconds: number;
+}
+
+/**
+ * Reads dmarc.reports.enriched from `from` (the ends before publishing) to its ends now, in a consumer of its
+ * own that commits nothing, and checks this tenant's chunks: each once, every record's PTR name and base domain,
+ * every chunk's DMARC and SPF record as the loopback server gives them, `records` records in all.
+ */
+async function checkEnriched(from: Map<number, string>, tenantId: string, records: number): Promise<EnrichedCheck> {
+  const started = Date.now();
+  const to = await topicEnds(ENRICHED_TOPIC);
+  const left = new Set([...to].filter(([p, end]) => BigInt(end) > BigInt(from.get(p) ?? '0')).map(([p]) => p));
+  const codec = loadContracts();
+  const seen = new Set<string>();
+  const check: EnrichedCheck = { exact: false, chunks: 0, records: 0, duplicates: 0, ptrWrong: 0, baseDomainWrong: 0, dmarcWrong: 0, spfWrong: 0, readSeconds: 0 };
+  if (left.size > 0) {
+    const consumer = new Kafka({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline-check', logLevel: logLevel.NOTHING }).consumer({
+      groupId: `bench-pipeline-check-${randomUUID()}`,
+    });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [ENRICHED_TOPIC], fromBeginning: false });
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          if (!left.has(batch.partition)) return;
+          const end = BigInt(to.get(batch.partition) ?? '0');
+          for (const message of batch.messages) {
+            if (BigInt(message.offset) >= end) break;
+            const chunk = codec.decode(ENRICHED_TOPIC, message.value, message.headers).value;
+            if (chunk.tenantId !== tenantId) continue;
+            const key = `${chunk.reportId}:${chunk.chunkIndex}`;
+            if (seen.has(key)) {
+              check.duplicates++;
+              continue;
+            }
+            seen.add(key);
+            check.chunks++;
+            check.records += chunk.records.length;
+            for (const record of chunk.records) {
+              if (record.ptr !== expectedPtr(record.sourceIp)) check.ptrWrong++;
+              if (record.sourceBaseDomain !== 'senders.example') check.baseDomainWrong++;
+            }
+            if (chunk.dns.dmarcRecord !== dmarcRecordOf(chunk.metadata.policy.domain)) check.dmarcWrong++;
+            if (chunk.dns.spfRecord !== SPF_RECORD) check.spfWrong++;
+          }
+          const last = batch.messages[batch.messages.length - 1];
+          if (last && BigInt(last.offset) + 1n >= end) left.delete(batch.partition);
+          if (left.size === 0) finish();
+        },
+      });
+      for (const [partition, offset] of from) if (left.has(partition)) consumer.seek({ topic: ENRICHED_TOPIC, partition, offset });
+      await Promise.race([finished, sleep(120_000).then(() => Promise.reject(new Error('reading dmarc.reports.enriched back: not done within 120 s')))]);
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+  check.readSeconds = Math.round((Date.now() - started) / 100) / 10;
+  check.exact = check.records === records && check.ptrWrong + check.baseDomainWrong + check.dmarcWrong + check.spfWrong === 0;
+  return check;
 }
 
 function tenths(pairs: Array<[number, number]>): number[] {

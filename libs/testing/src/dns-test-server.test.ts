@@ -127,6 +127,29 @@ describe('startDnsTestServer', () => {
     expect((await udp(query('big.example.com', 'TXT', 1, true)))!.answers).toHaveLength(8); // < 1232 with it
   });
 
+  it('answers names never set from the fallback, set names first, NXDOMAIN where it gives nothing; reset() drops it', async () => {
+    server.set('1.2.0.192.in-addr.arpa', 'PTR', ['set.example.com'], 60);
+    const asked: string[] = [];
+    server.setFallback((name, type) => {
+      asked.push(`${name} ${type}`);
+      if (type === 'PTR' && name.endsWith('.in-addr.arpa')) return { records: [`host-${name.split('.').slice(0, 4).reverse().join('-')}.senders.example`], ttl: 3600 };
+      if (type === 'TXT' && name === '_dmarc.example.com') return { records: ['v=DMARC1; p=reject'] };
+      if (name === 'nodata.example.com') return { records: [] };
+      return undefined;
+    });
+    expect((await udp(query('2.2.0.192.IN-ADDR.ARPA.', 'PTR')))!.answers).toEqual([
+      expect.objectContaining({ name: '2.2.0.192.in-addr.arpa', type: 'PTR', ttl: 3600, data: 'host-192-0-2-2.senders.example' }),
+    ]);
+    expect((await udp(query('1.2.0.192.in-addr.arpa', 'PTR')))!.answers![0]).toMatchObject({ data: 'set.example.com', ttl: 60 });
+    expect((await tcp([query('_dmarc.example.com', 'TXT')]))[0].answers![0]).toMatchObject({ type: 'TXT', ttl: 300, data: [Buffer.from('v=DMARC1; p=reject')] });
+    expect(await udp(query('nodata.example.com', 'TXT'))).toMatchObject({ rcode: 'NOERROR', answers: [] });
+    expect(await udp(query('other.example.com', 'TXT'))).toMatchObject({ rcode: 'NXDOMAIN' });
+    expect(asked).toEqual(['2.2.0.192.in-addr.arpa PTR', '_dmarc.example.com TXT', 'nodata.example.com TXT', 'other.example.com TXT']);
+    expect(server.queries(undefined, 'PTR')).toEqual({ total: 2, udp: 2, tcp: 0 });
+    server.reset();
+    expect(await udp(query('2.2.0.192.in-addr.arpa', 'PTR'))).toMatchObject({ rcode: 'NXDOMAIN' });
+  });
+
   it('reset() forgets records, failures, delays and counts', async () => {
     server.set('example.com', 'A', ['192.0.2.1'], 60);
     server.fail('servfail');

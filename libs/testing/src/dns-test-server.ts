@@ -48,6 +48,18 @@ export interface DnsReceivedQuery {
   at: number;
 }
 
+/** What a fallback gives for a name that was never `set`: its records of the asked type (`[]`: NODATA) and their TTL (default 300). */
+export interface DnsTestFallbackAnswer {
+  records: Array<TestRecordData[TestRecordType]>;
+  ttl?: number;
+}
+
+/**
+ * Answers for names not `set`, computed per query (e.g. a PTR for every in-addr.arpa name, which a benchmark
+ * of a million source IPs cannot `set` one by one). undefined: NXDOMAIN, as without a fallback.
+ */
+export type DnsTestFallback = (name: string, type: string) => DnsTestFallbackAnswer | undefined;
+
 export interface DnsTestServerOptions {
   /** Default 127.0.0.1. */
   host?: string;
@@ -67,6 +79,11 @@ export interface DnsTestServer {
   readonly port: number;
   /** Sets (replaces) the records of one name and type; `[]` leaves the name existing with none (NODATA). */
   set<T extends TestRecordType>(name: string, type: T, records: TestRecordData[T][], ttl?: number): void;
+  /**
+   * Answers names that were never `set` (or were removed) from `fallback(name, type)`, the name lower case
+   * without the root dot; null removes it. Set names, failures, delays and truncation work as before.
+   */
+  setFallback(fallback: DnsTestFallback | null): void;
   /** Forgets a name, every type: NXDOMAIN from now on. */
   remove(name: string): void;
   /** Changes the SOA sent with NXDOMAIN / NODATA. */
@@ -83,7 +100,7 @@ export interface DnsTestServer {
   readonly log: readonly DnsReceivedQuery[];
   /** Zeroes the counters and the log. */
   resetCounters(): void;
-  /** Back to an empty server: records, delays, failures, truncation, counters. */
+  /** Back to an empty server: records, fallback, delays, failures, truncation, counters. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -111,6 +128,7 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
   let globalDelay = 0;
   const failures = new Map<string, DnsTestFailure>();
   let globalFailure: DnsTestFailure | null = null;
+  let fallback: DnsTestFallback | null = null;
   const truncated = new Set<string>();
   let log: DnsReceivedQuery[] = [];
   const logLimit = options.logLimit ?? 10_000;
@@ -146,7 +164,7 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
     let owner = name;
     const seen = new Set<string>();
     for (;;) {
-      const rrsets = zone.get(owner);
+      const rrsets = zone.get(owner) ?? fromFallback(owner, question.type);
       if (!rrsets) {
         return { ...base, flags: flags | RCODE.NXDOMAIN, answers, authorities: [negativeSoa(owner)] };
       }
@@ -164,6 +182,14 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
       for (const r of rrset.records) answers.push(toAnswer(owner, question.type, rrset.ttl, r));
       return { ...base, flags, answers };
     }
+  }
+
+  /** The fallback's answer as the RRsets of a set name (TXT strings split as `set` does), or undefined. */
+  function fromFallback(name: string, type: string): Map<string, RRset> | undefined {
+    const found = fallback?.(name, type);
+    if (!found) return undefined;
+    const records = type === 'TXT' ? found.records.map((r) => txtStrings(r as string | string[])) : found.records;
+    return new Map([[type, { ttl: found.ttl ?? 300, records }]]);
   }
 
   function record(name: string, type: string, protocol: DnsTestProtocol): void {
@@ -263,6 +289,9 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
       if (!rrsets) zone.set(owner, (rrsets = new Map()));
       rrsets.set(type, { ttl, records: records.map((r) => (type === 'TXT' ? txtStrings(r as string | string[]) : r)) });
     },
+    setFallback(next) {
+      fallback = next;
+    },
     remove(name) {
       zone.delete(norm(name));
     },
@@ -306,6 +335,7 @@ export async function startDnsTestServer(options: DnsTestServerOptions = {}): Pr
     },
     reset() {
       zone.clear();
+      fallback = null;
       delays.clear();
       failures.clear();
       truncated.clear();

@@ -3,6 +3,8 @@ export {
   type DnsTestServer,
   type DnsTestServerOptions,
   type DnsTestFailure,
+  type DnsTestFallback,
+  type DnsTestFallbackAnswer,
   type DnsTestProtocol,
   type DnsQueryCount,
   type DnsReceivedQuery,
