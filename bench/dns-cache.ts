@@ -19,10 +19,8 @@ import { DnsCache, MemoryL2 } from '@dmarc/dns-cache';
 // Test support, not public API: the fake upstream and manual clock the lib's own tests use.
 import { FakeUpstream } from '../libs/dns-cache/src/__test-support__/fake-upstream';
 import { ManualClock, settle } from '../libs/dns-cache/src/__test-support__/manual-clock';
+import { quantile, round } from './dns-stats';
 import { seededRandom } from './seeded-random';
-
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-const round = (v: number, digits = 2): number => Number(v.toFixed(digits));
 
 async function l1Hit(): Promise<object> {
   const upstream = new FakeUpstream();
