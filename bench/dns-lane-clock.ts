@@ -30,6 +30,7 @@ export class Lane {
   t: number;
   /** Real async operations (L2, upstream) started in this lane and not settled yet. */
   pending = 0;
+  private idleWaiters: Array<() => void> = [];
   private readonly heap: Timer[] = [];
 
   constructor(
@@ -37,6 +38,23 @@ export class Lane {
     start: number,
   ) {
     this.t = start;
+  }
+
+  begin(): void {
+    this.pending++;
+  }
+
+  end(): void {
+    if (--this.pending > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when no operation is pending (at once if none is). */
+  idle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   push(timer: Timer): void {

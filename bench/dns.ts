@@ -3,16 +3,23 @@
  *
  * Workload (seeded, the same every run):
  * - monitoring: 1,000 domains, each checked every 5 minutes (its own phase, ± 20 s jitter per check); a check
- *   reads `_dmarc.<d>`, `<d>` (SPF) and `<sel>._domainkey.<d>` for two selectors, all TXT. Record TTLs: 35 %
- *   3600 s, 20 % 300 s, the rest log-uniform in between.
+ *   reads `_dmarc.<d>`, `<d>` (SPF) and `<sel>._domainkey.<d>` for two selectors, all TXT. Record TTLs uniform
+ *   in 300-3600 s.
  * - reports: PTR lookups of source IPs, Poisson at 3 per simulated second, the IP drawn Zipf-like (s = 1) from
- *   20,000 addresses (198.18.0.0/15). 20 % have no PTR (NXDOMAIN, negative TTL 900 s from the SOA); the rest
- *   TTL 86400 (clamped to 3600), 3600 or 300.
+ *   20,000 addresses. 20 % have no PTR (NXDOMAIN, negative TTL 900 s from the SOA); the rest TTL 86400 (clamped
+ *   to 3600), 3600 or 300.
  * Upstream: the loopback authoritative test server (startDnsTestServer) through DnsClient: every upstream query
- * is a real UDP round trip, counted by the server. L2: the real Redis (REDIS_URL, default redis://127.0.0.1:6379,
- * database BENCH_DNS_REPLAY_REDIS_DB, default 12, its `global:dns:*` keys emptied before each run and after)
- * when it answers, else MemoryL2. Two runs: one cache (one DNS service process), then two caches on the same L2
- * (two replicas, each lookup sent to one of them at random), each starting cold.
+ * is a real UDP round trip, counted by the server (BENCH_DNS_UPSTREAM=fake: answers from memory instead). L2:
+ * with REDIS_URL set and answering, the real Redis (its database BENCH_DNS_REPLAY_REDIS_DB, default 12, whose
+ * `global:dns:*` keys are emptied before and after), else MemoryL2; the JSON says which. Two runs: one cache
+ * (one DNS service process), and two caches on the same L2 (two replicas, each lookup sent to one of them at
+ * random), each starting cold. They run at the same time, each in a child process of its own (this script
+ * again, with BENCH_DNS_CHILD set) with its own test server: their names (domain token, 198.18/16 vs
+ * 198.19/16) and so their keys are disjoint, and each gets a core.
+ *
+ * Bounded: the replay stops at BENCH_DNS_BUDGET_SECONDS (default 170) whatever it has done; a run cut short
+ * says `complete: false` and how many simulated hours every lane got through, and does not meet its targets.
+ * On a loaded 2-core machine the real-Redis day takes longer than that (every miss is ~4 Redis round trips).
  *
  * Time: the caches get a virtual clock (bench/dns-lane-clock.ts): the day is replayed, not waited for. Redis
  * expires keys on real time, which does not matter here: the cache stores each entry's absolute instants
@@ -33,12 +40,14 @@
  * by an upstream query (or by another caller's query it waited on). The lanes run concurrently, so an awaited
  * lookup's time includes queueing behind the other lanes' work on the event loop (like a busy service).
  *
- * Env: BENCH_DNS_HOURS (24), BENCH_DNS_LANES (32), BENCH_DNS_REPLAY_REDIS_DB (12), REDIS_URL.
+ * Env: BENCH_DNS_HOURS (24), BENCH_DNS_LANES (32), BENCH_DNS_SOLO_EVERY (100), BENCH_DNS_BUDGET_SECONDS (170),
+ * BENCH_DNS_UPSTREAM (udp | fake), REDIS_URL, BENCH_DNS_REPLAY_REDIS_DB (12).
  */
+import { fork } from 'node:child_process';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DnsCache, MemoryL2, connectRedisTier, type DnsLookup, type L2Driver, type L2Lease, type RedisTier } from '@dmarc/dns-cache';
-import { DnsClient, type RecordType, type Upstream, type UpstreamAnswer } from '@dmarc/dns-wire';
+import { DnsClient, type DnsRecord, type RecordType, type Upstream, type UpstreamAnswer } from '@dmarc/dns-wire';
 import { startDnsTestServer, type DnsTestFallbackAnswer, type DnsTestServer } from '@dmarc/testing';
 import { clearBenchDnsCache } from './dns-fixture';
 import { Lane, LaneClock, SoloGate } from './dns-lane-clock';
@@ -47,6 +56,8 @@ import { seededRandom } from './seeded-random';
 
 const HOURS = Number(process.env.BENCH_DNS_HOURS ?? 24);
 const LANES = Math.max(1, Math.floor(Number(process.env.BENCH_DNS_LANES ?? 32)));
+const STALL_MS = 500;
+const BUDGET_S = Number(process.env.BENCH_DNS_BUDGET_SECONDS ?? 170);
 const SOLO_EVERY = Math.max(1, Math.floor(Number(process.env.BENCH_DNS_SOLO_EVERY ?? 100)));
 const DOMAINS = 1_000;
 const SELECTORS = ['selector1', 'google'];
@@ -79,22 +90,46 @@ interface Workload {
   lookups: number;
   monitoringLookups: number;
   ptrLookups: number;
-  distinctNames: number;
-  /** Clamped-TTL windows, counted from each name's first lookup, that hold at least one lookup of it. */
-  floor: number;
-  /** The fewest queries with every lookup answered within its TTL (a query at each lookup that finds none). */
-  lazyFloor: number;
+}
+
+/** The floors (see the header), fed every replayed lookup of a name in time order. */
+class Floors {
+  floor = 0;
+  lazyFloor = 0;
+  distinctNames = 0;
+  private readonly first: Float64Array;
+  private readonly lastWindow: Float64Array;
+  private readonly windowEnd: Float64Array;
+
+  constructor(private readonly names: Name[]) {
+    this.first = new Float64Array(names.length).fill(-1);
+    this.lastWindow = new Float64Array(names.length).fill(-1);
+    this.windowEnd = new Float64Array(names.length).fill(-Infinity);
+  }
+
+  add(n: number, t: number): void {
+    const ttlMs = (this.names[n].ttl === 0 ? clampTtl(Math.min(SOA_TTL, SOA_MINIMUM)) : clampTtl(this.names[n].ttl)) * 1000;
+    if (this.first[n] < 0) {
+      this.first[n] = t;
+      this.distinctNames++;
+    }
+    const window = Math.floor((t - this.first[n]) / ttlMs);
+    if (window !== this.lastWindow[n]) {
+      this.floor++;
+      this.lastWindow[n] = window;
+    }
+    if (t >= this.windowEnd[n]) {
+      this.lazyFloor++;
+      this.windowEnd[n] = t + ttlMs;
+    }
+  }
 }
 
 const clampTtl = (s: number): number => Math.min(MAX_TTL_S, Math.max(MIN_TTL_S, s));
 const reverseV4 = (ip: string): string => `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
 
-function txtTtl(rnd: () => number): number {
-  const u = rnd();
-  if (u < 0.35) return 3600;
-  if (u < 0.55) return 300;
-  return Math.round(300 * Math.exp(rnd() * Math.log(12)));
-}
+const TXT_TTLS = 'uniform 300-3600';
+const txtTtl = (rnd: () => number): number => 300 + Math.floor(rnd() * 3301);
 
 function ptrTtl(rnd: () => number): number {
   if (rnd() < NO_PTR_SHARE) return 0;
@@ -102,8 +137,11 @@ function ptrTtl(rnd: () => number): number {
   return u < 0.5 ? 86_400 : u < 0.8 ? 3600 : 300;
 }
 
-/** The workload of one run; `token` makes the domain names (hence the keys) the run's own. */
-function workload(token: string): Workload {
+/**
+ * The workload of one run: the same lookups at the same instants for both runs, but `token` (in the domain
+ * names) and `ipBlock` (198.18/16 or 198.19/16) make every name, hence every key, the run's own.
+ */
+function workload(token: string, ipBlock: number): Workload {
   const rnd = seededRandom(42);
   const names: Name[] = [];
   const atList: number[] = [];
@@ -130,7 +168,7 @@ function workload(token: string): Workload {
   // Reports: PTR of source IPs, Zipf-like popularity (rank r has weight 1 / r^s), ranks shuffled over the IPs.
   const ptrFirst = names.length;
   for (let i = 0; i < IPS; i++) {
-    const ip = `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+    const ip = `198.${18 + ipBlock}.${(i >> 8) & 255}.${i & 255}`;
     names.push({ name: reverseV4(ip), type: 'PTR', ttl: ptrTtl(rnd), lane: i % LANES });
   }
   const cdf = new Float64Array(IPS);
@@ -161,40 +199,13 @@ function workload(token: string): Workload {
     events.sort((a, b) => atList[a] - atList[b] || a - b);
     return { at: Float64Array.from(events, (e) => atList[e]), name: Int32Array.from(events, (e) => nameList[e]) };
   });
-  // The floors (see the header), over every name's lookups in time order.
-  const first = new Float64Array(names.length).fill(-1);
-  const lastWindow = new Float64Array(names.length).fill(-1);
-  const windowEnd = new Float64Array(names.length).fill(-Infinity);
-  let floor = 0;
-  let lazyFloor = 0;
-  let distinctNames = 0;
-  for (const lane of lanes) {
-    for (let k = 0; k < lane.at.length; k++) {
-      const n = lane.name[k];
-      const t = lane.at[k];
-      const ttlMs = (names[n].ttl === 0 ? clampTtl(Math.min(SOA_TTL, SOA_MINIMUM)) : clampTtl(names[n].ttl)) * 1000;
-      if (first[n] < 0) {
-        first[n] = t;
-        distinctNames++;
-      }
-      const window = Math.floor((t - first[n]) / ttlMs);
-      if (window !== lastWindow[n]) {
-        floor++;
-        lastWindow[n] = window;
-      }
-      if (t >= windowEnd[n]) {
-        lazyFloor++;
-        windowEnd[n] = t + ttlMs;
-      }
-    }
-  }
-  return { names, lanes, lookups, monitoringLookups, ptrLookups: lookups - monitoringLookups, distinctNames, floor, lazyFloor };
+  return { names, lanes, lookups, monitoringLookups, ptrLookups: lookups - monitoringLookups };
 }
 
 /** The records the server gives each name of both runs' workloads. */
-function serverAnswers(workloads: Workload[]): Map<string, DnsTestFallbackAnswer> {
+function serverAnswers(w: Workload): Map<string, DnsTestFallbackAnswer> {
   const answers = new Map<string, DnsTestFallbackAnswer>();
-  for (const w of workloads) {
+  {
     for (const n of w.names) {
       if (n.ttl === 0) continue;
       const records =
@@ -211,6 +222,24 @@ function serverAnswers(workloads: Workload[]): Map<string, DnsTestFallbackAnswer
   return answers;
 }
 
+/** BENCH_DNS_UPSTREAM=fake: the same answers from memory (no network, zero latency), counted here. */
+class FakeUpstream implements Upstream {
+  count = 0;
+
+  constructor(private readonly answers: Map<string, DnsTestFallbackAnswer>) {}
+
+  async query(name: string, type: RecordType): Promise<UpstreamAnswer> {
+    this.count++;
+    const found = this.answers.get(`${type}:${name}`);
+    if (!found) return { rcode: 'NXDOMAIN', answers: [], negativeTtl: Math.min(SOA_TTL, SOA_MINIMUM), server: 'fake', latencyMs: 0 };
+    const ttl = found.ttl ?? 300;
+    const answers: DnsRecord[] = found.records.map((r) =>
+      type === 'PTR' ? { type: 'PTR', name, ttl, target: r as string } : { type: 'TXT', name, ttl, strings: [r as string] },
+    );
+    return { rcode: 'NOERROR', answers, server: 'fake', latencyMs: 0 };
+  }
+}
+
 // Every real async operation of the cache is counted on the lane that started it, so the replay knows when a
 // lane's work (a refresh, a landing write) is over before it moves that lane's time on.
 class LaneUpstream implements Upstream {
@@ -221,11 +250,11 @@ class LaneUpstream implements Upstream {
 
   async query(name: string, type: RecordType, signal?: AbortSignal): Promise<UpstreamAnswer> {
     const lane = this.clock.lane();
-    if (lane) lane.pending++;
+    lane?.begin();
     try {
       return await this.inner.query(name, type, signal);
     } finally {
-      if (lane) lane.pending--;
+      lane?.end();
     }
   }
 }
@@ -238,11 +267,11 @@ class LaneL2 implements L2Driver {
 
   private async counted<T>(op: () => Promise<T>): Promise<T> {
     const lane = this.clock.lane();
-    if (lane) lane.pending++;
+    lane?.begin();
     try {
       return await op();
     } finally {
-      if (lane) lane.pending--;
+      lane?.end();
     }
   }
 
@@ -264,17 +293,17 @@ class LaneL2 implements L2Driver {
   /** A subscription counts as pending work until it is dropped: its holder waits for a landing. */
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => void> {
     const lane = this.clock.lane();
-    if (lane) lane.pending++;
+    lane?.begin();
     try {
       const unsubscribe = await this.inner.subscribe(channel, onMessage);
       let dropped = false;
       return () => {
-        if (!dropped && lane) lane.pending--;
+        if (!dropped) lane?.end();
         dropped = true;
         unsubscribe();
       };
     } catch (error) {
-      if (lane) lane.pending--;
+      lane?.end();
       throw error;
     }
   }
@@ -283,31 +312,43 @@ class LaneL2 implements L2Driver {
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Waits (real time) until the lane has no real work in progress. A waiter for another replica's landing that
- * missed the message waits for its poll timer, which only the lane's own time fires: after 50 ms of waiting on
- * nothing but such subscriptions the replay moves on (counted).
+ * Waits (real time) until the lane has no real work in progress: woken when its count of pending operations
+ * falls to 0, then one macrotask later (the work's continuations may start the next operation) checked again.
+ * A waiter for another replica's landing that missed the message waits for its poll timer, which only the
+ * lane's own time fires: after STALL_MS with work still pending the replay moves on (counted as a stall).
  */
 async function quiesce(lane: Lane, stats: { stalls: number }): Promise<void> {
-  const started = performance.now();
-  for (;;) {
-    await tick();
-    if (lane.pending === 0) {
+  await tick();
+  if (lane.pending === 0) return;
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      resolve();
+    }, STALL_MS);
+  });
+  try {
+    while (lane.pending > 0) {
+      await Promise.race([lane.idle(), timeout]);
+      if (timedOut) {
+        stats.stalls++;
+        return;
+      }
       await tick();
-      if (lane.pending === 0) return;
     }
-    if (performance.now() - started > 50) {
-      stats.stalls++;
-      return;
-    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 interface Env {
   server: DnsTestServer;
+  fake?: FakeUpstream;
   redisUrl?: string;
 }
 
-async function run(env: Env, w: Workload, replicas: number) {
+async function run(env: Env, w: Workload, replicas: number, deadline: number) {
   const clock = new LaneClock();
   const tiers: RedisTier[] = [];
   const memory = new MemoryL2(clock);
@@ -318,11 +359,12 @@ async function run(env: Env, w: Workload, replicas: number) {
       tiers.push(tier);
       l2 = tier.l2;
     }
-    const upstream = new DnsClient({ servers: env.server.address, timeoutMs: 2_000, retries: 2 });
+    const upstream = env.fake ?? new DnsClient({ servers: env.server.address, timeoutMs: 2_000, retries: 2 });
     return new DnsCache({ upstream: new LaneUpstream(upstream, clock), l2: new LaneL2(l2, clock), clock });
   });
   const policy = caches[0].policy;
-  const serverBefore = env.server.queries().total;
+  const queried = (): number => (env.fake ? env.fake.count : env.server.queries().total);
+  const serverBefore = queried();
   const rnd = seededRandom(7);
   const replicaOf = (): number => (replicas === 1 ? 0 : Math.floor(rnd() * replicas));
 
@@ -382,10 +424,18 @@ async function run(env: Env, w: Workload, replicas: number) {
     return resolveTimed(lane, cache, n, false);
   };
 
+  const floors = new Floors(w.names);
+  let replayed = 0;
+  let truncated = false;
   const replayLane = async (lane: Lane, events: Workload['lanes'][number]): Promise<void> => {
     const batch: Array<Promise<void>> = [];
     for (let k = 0; k < events.at.length; ) {
       await gate.checkpoint();
+      // Bounded: past the budget every lane stops where it is (reported; the targets are then not met).
+      if (Date.now() > deadline) {
+        truncated = true;
+        break;
+      }
       const at = START + events.at[k];
       // Refreshes due before this instant, each at its own instant, each finished before the next.
       while (clock.step(lane, at)) await quiesce(lane, stats);
@@ -394,6 +444,8 @@ async function run(env: Env, w: Workload, replicas: number) {
       batch.length = 0;
       for (; k < events.at.length && START + events.at[k] === at; k++) {
         const n = w.names[events.name[k]];
+        floors.add(events.name[k], events.at[k]);
+        replayed++;
         const pending = clock.run(lane, () => lookup(lane, caches[replicaOf()], n));
         if (pending) batch.push(pending);
       }
@@ -401,7 +453,7 @@ async function run(env: Env, w: Workload, replicas: number) {
       if (lane.pending > 0) await quiesce(lane, stats);
     }
     // The rest of the day: refreshes still due before its end.
-    while (clock.step(lane, START + DURATION_MS)) await quiesce(lane, stats);
+    while (!truncated && clock.step(lane, START + DURATION_MS)) await quiesce(lane, stats);
     gate.done();
   };
 
@@ -410,8 +462,9 @@ async function run(env: Env, w: Workload, replicas: number) {
   const gate = new SoloGate(lanes.length);
   await Promise.all(lanes.map((lane, i) => replayLane(lane, w.lanes[i])));
   const seconds = (performance.now() - started) / 1000;
+  const replayedHours = truncated ? Math.min(...lanes.map((l) => l.t - START)) / 3600_000 : HOURS;
 
-  const upstreamQueries = env.server.queries().total - serverBefore;
+  const upstreamQueries = queried() - serverBefore;
   const counters = caches.map((c) => c.metrics.counters);
   const sum = (k: keyof (typeof counters)[number]): number => counters.reduce((s, c) => s + (c[k] as number), 0);
   for (const c of caches) c.close();
@@ -424,7 +477,7 @@ async function run(env: Env, w: Workload, replicas: number) {
   const upstreamFailures = sum('upstreamFailures');
   // Policy: stale-while-revalidate (60 s past expiry) while the upstream answers; RFC 8767's max stale past it.
   const policyMaxStaleMs = upstreamFailures === 0 ? policy.staleWhileRevalidateMs : policy.maxStaleMs;
-  const ratio = upstreamQueries / w.floor;
+  const ratio = upstreamQueries / floors.floor;
   const l1P99 = quantile(l1, 0.99);
   const l2P99 = soloL2.length ? quantile(soloL2, 0.99) : null;
   const targets = {
@@ -434,18 +487,22 @@ async function run(env: Env, w: Workload, replicas: number) {
     l2HitP99Under1Ms: l2P99 === null ? null : l2P99 < 1000,
     nothingStalerThanPolicy: maxStaleMs <= policyMaxStaleMs && errors === 0,
   };
-  const met = targets.upstreamVsFloor && targets.l1HitP99Under50Us && targets.l2HitP99Under1Ms !== false && targets.nothingStalerThanPolicy;
+  const met = !truncated && targets.upstreamVsFloor && targets.l1HitP99Under50Us && targets.l2HitP99Under1Ms !== false && targets.nothingStalerThanPolicy;
   return {
     replicas,
-    lookups: w.lookups,
+    complete: !truncated,
+    // With the budget hit, the slowest lane's time: every lane replayed at least this much.
+    replayedHours: round(replayedHours, 2),
+    lookups: replayed,
+    distinctNames: floors.distinctNames,
     upstreamQueries,
     upstreamQueriesByCache: sum('upstreamQueries'),
-    reductionPct: round((1 - upstreamQueries / w.lookups) * 100, 3),
-    floor: w.floor,
+    reductionPct: round((1 - upstreamQueries / replayed) * 100, 3),
+    floor: floors.floor,
     upstreamVsFloor: round(ratio, 4),
-    lazyFloor: w.lazyFloor,
-    upstreamVsLazyFloor: round(upstreamQueries / w.lazyFloor, 4),
-    hitRatio: { l1: round(bySource.l1 / w.lookups, 5), l2: round(bySource.l2 / w.lookups, 5), upstream: round(bySource.upstream / w.lookups, 5) },
+    lazyFloor: floors.lazyFloor,
+    upstreamVsLazyFloor: round(upstreamQueries / floors.lazyFloor, 4),
+    hitRatio: { l1: round(bySource.l1 / replayed, 5), l2: round(bySource.l2 / replayed, 5), upstream: round(bySource.upstream / replayed, 5) },
     // l2Hit / miss: lookups run alone (every SOLO_EVERY-th awaited one), what a service's caller sees;
     // underReplayLoad: the others, awaited among every lane's concurrent work (~1,000x real time's rate).
     latency: { l1Hit: lat(l1), l2Hit: lat(soloL2), miss: lat(soloMiss), underReplayLoad: { l2Hit: lat(l2), miss: lat(miss) } },
@@ -475,59 +532,100 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
+type RunName = 'oneProcess' | 'twoReplicas';
+
+/** One run, in a process of its own: its own DNS test server, its own names; prints its result as JSON. */
+async function child(name: RunName): Promise<void> {
+  const redisUrl = process.env.BENCH_DNS_CHILD_REDIS || undefined;
+  const w = workload(`${process.env.BENCH_DNS_CHILD_TOKEN}${name === 'oneProcess' ? 'a' : 'b'}`, name === 'oneProcess' ? 0 : 1);
+  const server = await startDnsTestServer({ logLimit: 0, soaTtl: SOA_TTL, soaMinimum: SOA_MINIMUM });
+  const answers = serverAnswers(w);
+  server.setFallback((n, type) => answers.get(`${type}:${n}`));
+  try {
+    const env: Env = { server, redisUrl, fake: process.env.BENCH_DNS_UPSTREAM === 'fake' ? new FakeUpstream(answers) : undefined };
+    const result = await run(env, w, name === 'oneProcess' ? 1 : 2, Number(process.env.BENCH_DNS_CHILD_DEADLINE));
+    process.stdout.write(`${JSON.stringify({ result, workload: { lookups: w.lookups, monitoringLookups: w.monitoringLookups, ptrLookups: w.ptrLookups } })}\n`);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Runs `name` in a child process (this script again), so the two runs use both cores; its JSON result. */
+function spawnRun(name: RunName, env: Record<string, string>): Promise<{ result: ReturnType<typeof run> extends Promise<infer R> ? R : never; workload: Record<string, number> }> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(process.argv[1], [], { env: { ...process.env, ...env, BENCH_DNS_CHILD: name }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let out = '';
+    proc.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    proc.on('error', reject);
+    proc.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`run ${name} exited with ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
 async function main(): Promise<void> {
+  const childRun = process.env.BENCH_DNS_CHILD as RunName | undefined;
+  if (childRun) return child(childRun);
   const started = performance.now();
   const loadBefore = os.loadavg().map((v) => round(v, 2));
-  const base = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  base.pathname = `/${Number(process.env.BENCH_DNS_REPLAY_REDIS_DB ?? 12)}`;
-  const redisUrl = (await redisAnswers(base.toString())) ? base.toString() : undefined;
+  let redisUrl: string | undefined;
+  if (process.env.REDIS_URL) {
+    const url = new URL(process.env.REDIS_URL);
+    url.pathname = `/${Number(process.env.BENCH_DNS_REPLAY_REDIS_DB ?? 12)}`;
+    if (await redisAnswers(url.toString())) redisUrl = url.toString();
+  }
   const token = `b${process.pid.toString(36)}${Date.now().toString(36)}`;
-  const one = workload(`${token}a`);
-  const two = workload(`${token}b`);
-  const server = await startDnsTestServer({ logLimit: 0, soaTtl: SOA_TTL, soaMinimum: SOA_MINIMUM });
-  const answers = serverAnswers([one, two]);
-  server.setFallback((name, type) => answers.get(`${type}:${name}`));
-  const env: Env = { server, redisUrl };
+  // The replay stops at the budget (minus time to report); Date.now(), as the children share it.
+  const childEnv = { BENCH_DNS_CHILD_REDIS: redisUrl ?? '', BENCH_DNS_CHILD_TOKEN: token, BENCH_DNS_CHILD_DEADLINE: String(Date.now() + (BUDGET_S - 15) * 1000) };
   try {
     if (redisUrl) await clearBenchDnsCache(redisUrl);
-    const oneProcess = await run(env, one, 1);
-    if (redisUrl) await clearBenchDnsCache(redisUrl);
-    const twoReplicas = await run(env, two, 2);
+    // Both runs at once, each in its own process (their names and keys are disjoint): one core each.
+    const [one, two] = await Promise.all([spawnRun('oneProcess', childEnv), spawnRun('twoReplicas', childEnv)]);
+    const oneProcess = one.result;
+    const twoReplicas = two.result;
     const line = {
       bench: 'dns',
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavgBefore: loadBefore, loadavgAfter: os.loadavg().map((v) => round(v, 2)) },
-      upstream: `loopback test server (startDnsTestServer) through DnsClient: one real UDP round trip per upstream query, counted by the server`,
-      l2: redisUrl ? `redis ${redisUrl.replace(/\/\/[^@]*@/, '//')} (real)` : 'MemoryL2 (Redis did not answer)',
+      upstream:
+        process.env.BENCH_DNS_UPSTREAM === 'fake'
+          ? 'fake (in-process answers, no network, zero simulated latency)'
+          : 'loopback test server (startDnsTestServer) through DnsClient: one real UDP round trip per upstream query, counted by the server',
+      l2: redisUrl ? `redis ${redisUrl.replace(/\/\/[^@]*@/, '//')} (real)` : `MemoryL2 (${process.env.REDIS_URL ? 'REDIS_URL did not answer' : 'REDIS_URL not set'})`,
       clock: `virtual (${HOURS} h replayed, ${LANES} lanes); latencies real`,
+      processes: 'each run in a child process of its own, the two at once',
       workload: {
         simulatedHours: HOURS,
         domains: DOMAINS,
         namesPerDomain: 2 + SELECTORS.length,
         checkEverySeconds: CHECK_EVERY_S,
         checkJitterSeconds: CHECK_JITTER_S,
-        txtTtlSeconds: '35% 3600, 20% 300, 45% log-uniform 300-3600',
+        txtTtlSeconds: TXT_TTLS,
         ips: IPS,
         ptrPerSecond: PTR_PER_SECOND,
         zipfS: ZIPF_S,
         noPtrShare: NO_PTR_SHARE,
         ptrTtlSeconds: '50% 86400 (clamped 3600), 30% 3600, 20% 300; NXDOMAIN 900',
-        monitoringLookups: one.monitoringLookups,
-        ptrLookups: one.ptrLookups,
-        distinctNames: one.distinctNames,
+        ...one.workload,
       },
       runs: { oneProcess, twoReplicas },
       targets: {
         met: oneProcess.met && twoReplicas.met,
+        complete: oneProcess.complete && twoReplicas.complete,
         oneProcess: oneProcess.targets,
         twoReplicas: twoReplicas.targets,
         definitions: 'upstream <= 1.05x floor; L1 hit p99 < 50 us; L2 hit p99 < 1 ms (null: no L2 hits); max staleness <= policy and no failed lookup',
       },
       seconds: round((performance.now() - started) / 1000, 1),
+      budgetSeconds: BUDGET_S,
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } finally {
     if (redisUrl) await clearBenchDnsCache(redisUrl).catch(() => undefined);
-    await server.close();
   }
 }
 
