@@ -12,9 +12,10 @@
  *   IPs, example.com's records) never reach the shared cache others' tests and services use, and a run starts
  *   cold whatever ran before. Pub/sub channels are per server, not per database: harmless, they are per name.
  * - Consumer groups of the bench's own (`bench-dns` on dmarc.reports.parsed, `bench-aggregation-enriched` on
- *   dmarc.reports.enriched), moved to the end of their topic before the run: the standard `dns` and
- *   `aggregation` groups keep their offsets (aggregation's on dmarc.reports.parsed would otherwise fall behind by
- *   every chunk of a DNS run), and the bench's groups never replay what earlier runs left on the topics.
+ *   dmarc.reports.enriched), moved to the end of their topic before the run, so they never replay what earlier
+ *   runs left on the topics; the standard `dns` group is not touched. The standard `aggregation` group (runs
+ *   without DNS) is moved past the chunks a DNS run put on dmarc.reports.parsed once it ends
+ *   (releaseStandardAggregation), else the next run without DNS would first replay them for deleted tenants.
  */
 import { isIPv4 } from 'node:net';
 import { startDnsTestServer, type DnsTestServer } from '@dmarc/testing';
@@ -125,6 +126,38 @@ export async function moveBenchGroupsToEnd(brokers: string[]): Promise<void> {
       const ends = await admin.fetchTopicOffsets(topic);
       await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
     }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The end offsets of dmarc.reports.parsed, noted when a DNS run starts for `releaseStandardAggregation`. */
+export async function parsedEnds(brokers: string[]): Promise<Map<number, string>> {
+  const admin = new Kafka({ brokers, clientId: 'dmarc-bench-dns', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return new Map((await admin.fetchTopicOffsets(PARSED_TOPIC)).map((p) => [p.partition, p.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * After a DNS run: the standard `aggregation` group (what bench runs without DNS use) never saw the chunks the
+ * run's parsing published on dmarc.reports.parsed (the run's aggregation read the enriched topic), so it would
+ * replay them, for tenants already deleted, before the next run's. Moves it past them: on each partition where
+ * it had read everything when the run started (`atStart`), to the end now. A partition it lagged on is left.
+ */
+export async function releaseStandardAggregation(brokers: string[], atStart: Map<number, string>): Promise<void> {
+  const admin = new Kafka({ brokers, clientId: 'dmarc-bench-dns', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: 'aggregation', topics: [PARSED_TOPIC] });
+    const ends = await admin.fetchTopicOffsets(PARSED_TOPIC);
+    const partitions = ends
+      .filter((e) => committed?.partitions.find((p) => p.partition === e.partition)?.offset === atStart.get(e.partition))
+      .map((e) => ({ partition: e.partition, offset: e.high }));
+    if (partitions.length > 0) await admin.setOffsets({ groupId: 'aggregation', topic: PARSED_TOPIC, partitions });
   } finally {
     await admin.disconnect();
   }

@@ -55,6 +55,8 @@ import {
   enrichedAggregationEnv,
   metricsDelta,
   moveBenchGroupsToEnd,
+  parsedEnds,
+  releaseStandardAggregation,
   startBenchDns,
   upstreamQueries,
 } from './dns-fixture';
@@ -198,6 +200,7 @@ async function main(): Promise<void> {
   let sampler: Sampler | undefined;
   let dnsServer: DnsTestServer | undefined;
   const redisUrl = benchDnsRedisUrl();
+  let parsedAtStart: Map<number, string> | undefined;
   try {
     const generatedAt = Date.now();
     const { xmlBytes, messages, sha256 } = await generate(file, generatedAt);
@@ -209,6 +212,7 @@ async function main(): Promise<void> {
     if (DNS) {
       dnsServer = await startBenchDns((d) => d === 'example.com');
       await clearBenchDnsCache(redisUrl);
+      parsedAtStart = await parsedEnds(process.env.KAFKA_BROKERS!.split(','));
       await moveBenchGroupsToEnd(process.env.KAFKA_BROKERS!.split(','));
       extraEnv.dns = dnsServiceEnv(dnsServer, redisUrl);
       extraEnv.aggregation = enrichedAggregationEnv;
@@ -301,6 +305,9 @@ async function main(): Promise<void> {
     await Promise.all(services.map((s) => stopWithin(s, 15_000)));
     await dnsServer?.close();
     if (DNS) await clearBenchDnsCache(redisUrl).catch(() => undefined);
+    if (parsedAtStart) {
+      await releaseStandardAggregation(process.env.KAFKA_BROKERS!.split(','), parsedAtStart).catch((err: Error) => console.error(`bench: the aggregation group not moved past this run's chunks: ${err.message}`));
+    }
     rmSync(dir, { recursive: true, force: true });
     // The tenants' rows go with them (ON DELETE CASCADE), the aggregation ledger by their report ids.
     for (const t of tenants) await removeBenchTenant(store, t).catch(() => undefined);

@@ -53,6 +53,8 @@ import {
   enrichedAggregationEnv,
   expectedPtr,
   moveBenchGroupsToEnd,
+  parsedEnds,
+  releaseStandardAggregation,
   SPF_RECORD,
   startBenchDns,
   upstreamQueries,
@@ -218,11 +220,13 @@ async function main(): Promise<void> {
   let bus: Bus | undefined;
   let dnsServer: DnsTestServer | undefined;
   const redisUrl = benchDnsRedisUrl();
+  let parsedAtStart: Map<number, string> | undefined;
   try {
     const extraEnv: Record<string, Record<string, string>> = {};
     if (DNS) {
       dnsServer = await startBenchDns((d) => /^domain\d+\.example$/.test(d));
       await clearBenchDnsCache(redisUrl);
+      parsedAtStart = await parsedEnds(BROKERS);
       await moveBenchGroupsToEnd(BROKERS);
       extraEnv.dns = dnsServiceEnv(dnsServer, redisUrl);
       extraEnv.aggregation = enrichedAggregationEnv;
@@ -352,6 +356,9 @@ async function main(): Promise<void> {
     await Promise.all(services.map(stop));
     await dnsServer?.close();
     if (DNS) await clearBenchDnsCache(redisUrl).catch(() => undefined);
+    if (parsedAtStart) {
+      await releaseStandardAggregation(BROKERS, parsedAtStart).catch((err: Error) => console.error(`bench: the aggregation group not moved past this run's chunks: ${err.message}`));
+    }
     await removeBenchTenant(store, tenantId);
     await store.close();
   }
