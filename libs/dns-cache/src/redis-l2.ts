@@ -16,7 +16,8 @@ export class RedisL2 implements L2Driver {
   private readonly pending = new Map<string, Promise<unknown>>();
 
   constructor(private readonly redis: Redis) {
-    this.subscriber = redis.duplicate();
+    // A subscriber connection sends nothing worth pipelining.
+    this.subscriber = redis.duplicate({ enableAutoPipelining: false });
     this.subscriber.on('message', (channel: string, message: string) => {
       const set = this.listeners.get(channel);
       if (set) for (const fn of [...set]) fn(message);
