@@ -1,11 +1,11 @@
 import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
-import type { AggregatesUpdatedInput, ReportParsed } from '@dmarc/contracts';
+import { type AggregatesUpdatedInput, type ReportParsed, TOPICS } from '@dmarc/contracts';
 import type { Queryable } from '@dmarc/store';
 import { countChunk, type ChunkCounts } from './chunk-counts';
 import { applyChunks, type ApplyResult, type ChunkSource } from './chunk-writer';
 
-export const PARSED_TOPIC = 'dmarc.reports.parsed';
-export const AGGREGATES_UPDATED_TOPIC = 'dmarc.aggregates.updated';
+export const PARSED_TOPIC = TOPICS.parsed;
+export const AGGREGATES_UPDATED_TOPIC = TOPICS.aggregatesUpdated;
 
 /** What handling one chunk did. */
 export interface ChunkOutcome {

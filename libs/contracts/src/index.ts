@@ -13,5 +13,5 @@ export { CONTRACT_HEADERS, headerValues } from './headers';
 export type { HeaderBag, HeaderValue } from './headers';
 export type { SchemaSubject, SchemaVersion } from './schema-loader';
 export { findSchemasDir } from './schemas-dir';
-export { DLQ_SUBJECT, dlqTopicOf, isDlqTopic } from './topic-names';
+export { DLQ_SUBJECT, dlqTopicOf, isDlqTopic, TOPICS } from './topic-names';
 export * from './generated/types';

@@ -1,3 +1,18 @@
+/**
+ * Every topic of the platform, named once: each is a folder of `schemas/` (a test checks it), and the libraries
+ * and services that read or write one take its name from here.
+ */
+export const TOPICS = {
+  inbound: 'dmarc.reports.inbound',
+  received: 'dmarc.reports.received',
+  parsed: 'dmarc.reports.parsed',
+  forensicParsed: 'dmarc.reports.forensic.parsed',
+  tlsParsed: 'dmarc.reports.tls.parsed',
+  enriched: 'dmarc.reports.enriched',
+  aggregatesUpdated: 'dmarc.aggregates.updated',
+  dnsChanges: 'dmarc.dns.changes',
+} as const;
+
 /** The subject whose schema every dead-letter topic uses. */
 export const DLQ_SUBJECT = 'dmarc.reports.dlq';
 

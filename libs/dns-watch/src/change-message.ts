@@ -1,7 +1,7 @@
 import type { OutgoingMessage } from '@dmarc/bus';
-import type { DnsChange } from '@dmarc/contracts';
+import { type DnsChange, TOPICS } from '@dmarc/contracts';
 
-export const DNS_CHANGES_TOPIC = 'dmarc.dns.changes';
+export const DNS_CHANGES_TOPIC = TOPICS.dnsChanges;
 
 /** The value of a dmarc.dns.changes message (schemas/dmarc.dns.changes/v1.avsc). */
 export type DnsChangeMessage = DnsChange;

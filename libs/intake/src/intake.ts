@@ -1,12 +1,12 @@
 import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
-import type { TopicInput } from '@dmarc/contracts';
+import { type TopicInput, TOPICS } from '@dmarc/contracts';
 import type { Store } from '@dmarc/store';
 import { IntakeError } from './errors';
 import { keepRows, rawReportRow, settleRows, type RawReportRow } from './raw-report-writes';
 import { checkPayload, checkTenantId, isTenantId, type PayloadLimits } from './report-checks';
 import { reportIdOf, sha256Hex } from './report-id';
 
-const RECEIVED_TOPIC = 'dmarc.reports.received';
+const RECEIVED_TOPIC = TOPICS.received;
 const DEFAULT_REFUSED_HEAD_BYTES = 64 * 1024;
 
 export interface IntakeOptions {

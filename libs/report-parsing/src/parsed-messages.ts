@@ -1,10 +1,10 @@
 import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
-import type { AggregateMetadataV1, AggregateRecordV1, TopicInput } from '@dmarc/contracts';
+import { type AggregateMetadataV1, type AggregateRecordV1, type TopicInput, TOPICS } from '@dmarc/contracts';
 import type { AggregateHeader, ForensicReport, Report, TlsReport } from '@dmarc/report-parser';
 
-export const PARSED_TOPIC = 'dmarc.reports.parsed';
-export const FORENSIC_TOPIC = 'dmarc.reports.forensic.parsed';
-export const TLS_TOPIC = 'dmarc.reports.tls.parsed';
+export const PARSED_TOPIC = TOPICS.parsed;
+export const FORENSIC_TOPIC = TOPICS.forensicParsed;
+export const TLS_TOPIC = TOPICS.tlsParsed;
 
 /** Failure and TLS reports: small, published whole. */
 export type WholeReport = Exclude<Report, { kind: 'aggregate' }>;

@@ -1,6 +1,6 @@
 import type { DeliveredMessage } from '@dmarc/bus';
 import { bool, int, string } from '@dmarc/config';
-import type { ReportEnrichedInput, ReportParsed } from '@dmarc/contracts';
+import { type ReportEnrichedInput, type ReportParsed, TOPICS } from '@dmarc/contracts';
 import { connectRedisTier, DnsCache } from '@dmarc/dns-cache';
 import { Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
@@ -10,9 +10,9 @@ import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/pl
 import { defineService } from '@dmarc/service-runtime';
 import { registerDnsRoutes } from './dns-routes';
 
-const PARSED_TOPIC = 'dmarc.reports.parsed';
-const ENRICHED_TOPIC = 'dmarc.reports.enriched';
-const DNS_CHANGES_TOPIC = 'dmarc.dns.changes';
+const PARSED_TOPIC = TOPICS.parsed;
+const ENRICHED_TOPIC = TOPICS.enriched;
+const DNS_CHANGES_TOPIC = TOPICS.dnsChanges;
 
 /**
  * DNS: parsed report chunks in, the same chunks with PTR names, base domains and the domain's DMARC and SPF

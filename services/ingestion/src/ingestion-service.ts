@@ -1,4 +1,5 @@
 import { int } from '@dmarc/config';
+import { TOPICS } from '@dmarc/contracts';
 import type { DeliveredMessage } from '@dmarc/bus';
 import { IntakeError, ReportIntake, type AcceptedReport, type IncomingReport } from '@dmarc/intake';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
@@ -6,8 +7,8 @@ import { defineService } from '@dmarc/service-runtime';
 import { ingestionRoutes } from './http/ingestion-routes';
 import type { ReportOutcome } from './http/intake-replies';
 
-export const INBOUND_TOPIC = 'dmarc.reports.inbound';
-export const RECEIVED_TOPIC = 'dmarc.reports.received';
+export const INBOUND_TOPIC = TOPICS.inbound;
+export const RECEIVED_TOPIC = TOPICS.received;
 
 /** How much of a report over the size limit is read and kept with its refusal: enough to tell what it was. */
 export const REFUSED_HEAD_BYTES = 64 * 1024;

@@ -1,10 +1,10 @@
 import { int } from '@dmarc/config';
-import type { ReportReceivedV1 } from '@dmarc/contracts';
+import { type ReportReceivedV1, TOPICS } from '@dmarc/contracts';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { FORENSIC_TOPIC, PARSED_TOPIC, ParsingStage, TLS_TOPIC, type ParsingResult } from '@dmarc/report-parsing';
 import { defineService } from '@dmarc/service-runtime';
 
-const RECEIVED_TOPIC = 'dmarc.reports.received';
+const RECEIVED_TOPIC = TOPICS.received;
 
 /** Parsing: received reports in, normalised aggregate chunks, failure and TLS reports out. Logic in @dmarc/report-parsing. */
 export const parsingService = defineService({
