@@ -27,8 +27,9 @@
  * DNS service's CPU seconds (serviceCpuSeconds.dns) and peak memory (vmHwmMb, every service's), the upstream
  * queries the server counted (with the distinct names the reports lead to, what a cold cache must ask), the
  * service's cache counters, and `enriched`: after the timed part, every enriched chunk of the run read back
- * from dmarc.reports.enriched (from the offsets noted before publishing) and checked: every record's `ptr` and
- * `sourceBaseDomain`, every chunk's DMARC and SPF record as the server gives them, every record of the run
+ * from dmarc.reports.enriched (from the offsets noted before publishing) and checked: every chunk's `sources`
+ * naming each distinct source IP of its records once (`sourcesWrong` otherwise) with the right `ptr` and
+ * `baseDomain` (counted per record), every chunk's DMARC and SPF record as the server gives them, every record of the run
  * there exactly once. `exact` requires it.
  */
 import { randomUUID } from 'node:crypto';
@@ -389,6 +390,7 @@ interface EnrichedCheck {
   chunks: number;
   records: number;
   duplicates: number;
+  sourcesWrong: number;
   ptrWrong: number;
   baseDomainWrong: number;
   dmarcWrong: number;
@@ -407,7 +409,7 @@ async function checkEnriched(from: Map<number, string>, tenantId: string, record
   const left = new Set([...to].filter(([p, end]) => BigInt(end) > BigInt(from.get(p) ?? '0')).map(([p]) => p));
   const codec = loadContracts();
   const seen = new Set<string>();
-  const check: EnrichedCheck = { exact: false, chunks: 0, records: 0, duplicates: 0, ptrWrong: 0, baseDomainWrong: 0, dmarcWrong: 0, spfWrong: 0, readSeconds: 0 };
+  const check: EnrichedCheck = { exact: false, chunks: 0, records: 0, duplicates: 0, sourcesWrong: 0, ptrWrong: 0, baseDomainWrong: 0, dmarcWrong: 0, spfWrong: 0, readSeconds: 0 };
   if (left.size > 0) {
     const consumer = new Kafka({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline-check', logLevel: logLevel.NOTHING }).consumer({
       groupId: `bench-pipeline-check-${randomUUID()}`,
@@ -434,9 +436,12 @@ async function checkEnriched(from: Map<number, string>, tenantId: string, record
             seen.add(key);
             check.chunks++;
             check.records += chunk.records.length;
+            const names = new Map(chunk.sources.map((s) => [s.ip, s]));
+            if (names.size !== chunk.sources.length || names.size !== new Set(chunk.records.map((r) => r.sourceIp)).size) check.sourcesWrong++;
             for (const record of chunk.records) {
-              if (record.ptr !== expectedPtr(record.sourceIp)) check.ptrWrong++;
-              if (record.sourceBaseDomain !== 'senders.example') check.baseDomainWrong++;
+              const name = names.get(record.sourceIp);
+              if (name?.ptr !== expectedPtr(record.sourceIp)) check.ptrWrong++;
+              if (name?.baseDomain !== 'senders.example') check.baseDomainWrong++;
             }
             if (chunk.dns.dmarcRecord !== dmarcRecordOf(chunk.metadata.policy.domain)) check.dmarcWrong++;
             if (chunk.dns.spfRecord !== SPF_RECORD) check.spfWrong++;
@@ -453,7 +458,7 @@ async function checkEnriched(from: Map<number, string>, tenantId: string, record
     }
   }
   check.readSeconds = Math.round((Date.now() - started) / 100) / 10;
-  check.exact = check.records === records && check.ptrWrong + check.baseDomainWrong + check.dmarcWrong + check.spfWrong === 0;
+  check.exact = check.records === records && check.sourcesWrong + check.ptrWrong + check.baseDomainWrong + check.dmarcWrong + check.spfWrong === 0;
   return check;
 }
 

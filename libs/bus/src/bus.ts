@@ -1,4 +1,4 @@
-import type { TopicInput, TopicValue } from '@dmarc/contracts';
+import type { EncodedValue, TopicInput, TopicValue } from '@dmarc/contracts';
 import type { Context } from '@opentelemetry/api';
 
 /**
@@ -24,6 +24,16 @@ export interface OutgoingMessage<V> {
   trace?: MessageTrace;
 }
 
+/**
+ * A message whose value is already encoded with the topic's current schema, by @dmarc/contracts (a
+ * `ValueExtension` writing dmarc.reports.enriched from the parsed bytes read). Published like a typed
+ * message (tenant, trace and headers added), without encoding the value again; refused when the encoding is
+ * not the topic's current schema.
+ */
+export interface EncodedMessage extends Omit<OutgoingMessage<never>, 'value'> {
+  encoded: EncodedValue;
+}
+
 /** Bytes as they are, for tests and replays: nothing is encoded, checked or added. */
 export interface RawMessage {
   key?: string | Buffer | null;
@@ -37,7 +47,7 @@ export interface Publisher {
    * @throws EncodeError / MissingTenantError / TenantMismatchError before anything is sent;
    *   PublishError when the broker does not take them; BusClosedError after close.
    */
-  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>>>): Promise<void>;
+  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>> | EncodedMessage>): Promise<void>;
   /** Publishes bytes untouched (hostile-input tests, DLQ replays). */
   publishRaw(topic: string, messages: ReadonlyArray<RawMessage>): Promise<void>;
 }

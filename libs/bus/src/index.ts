@@ -5,6 +5,7 @@ export type {
   ConsumeOptions,
   Delivered,
   DeliveredMessage,
+  EncodedMessage,
   MessageHandler,
   MessageTrace,
   OutgoingMessage,

@@ -1,7 +1,7 @@
-import type { Contracts, DeadLetterInput, HeaderBag } from '@dmarc/contracts';
-import { dlqTopicOf } from '@dmarc/contracts';
+import type { Contracts, DeadLetterInput, EncodedValue, HeaderBag } from '@dmarc/contracts';
+import { CONTRACT_HEADERS, dlqTopicOf, EncodeError } from '@dmarc/contracts';
 import type { Span } from '@opentelemetry/api';
-import type { OutgoingMessage } from './bus';
+import type { EncodedMessage, OutgoingMessage } from './bus';
 import { codeOf, isRetriable, messageOf, MissingTenantError, TenantMismatchError } from './errors';
 import { BUS_HEADERS } from './headers';
 import { injectMessageTrace, injectTraceContext } from './tracing';
@@ -17,14 +17,23 @@ export interface WireRecord {
  * Encodes typed messages for `topic` and adds the bus headers. Everything is checked before
  * anything is returned, so a publish call with one bad message sends none.
  */
-export function encodeOutgoing(contracts: Contracts, topic: string, messages: ReadonlyArray<OutgoingMessage<unknown>>, span: Span): WireRecord[] {
+export function encodeOutgoing(contracts: Contracts, topic: string, messages: ReadonlyArray<OutgoingMessage<unknown> | EncodedMessage>, span: Span): WireRecord[] {
   return messages.map((message) => {
     if (typeof message.tenantId !== 'string' || message.tenantId === '') throw new MissingTenantError(topic);
-    const valueTenant = (message.value as { tenantId?: unknown } | null)?.tenantId;
-    if (typeof valueTenant === 'string' && valueTenant !== message.tenantId) {
-      throw new TenantMismatchError(topic, message.tenantId, valueTenant);
+    let encoded: EncodedValue;
+    if ('encoded' in message) {
+      encoded = message.encoded;
+      const current = contracts.schemaFor(topic);
+      if (encoded.headers[CONTRACT_HEADERS.fingerprint] !== current.fingerprint) {
+        throw new EncodeError(topic, current.id, ['(root)'], { cause: new Error(`pre-encoded with ${encoded.headers[CONTRACT_HEADERS.schema]}, not ${current.id}`) });
+      }
+    } else {
+      const valueTenant = (message.value as { tenantId?: unknown } | null)?.tenantId;
+      if (typeof valueTenant === 'string' && valueTenant !== message.tenantId) {
+        throw new TenantMismatchError(topic, message.tenantId, valueTenant);
+      }
+      encoded = contracts.encode(topic, message.value);
     }
-    const encoded = contracts.encode(topic, message.value);
     const headers: Record<string, string> = { ...message.headers, ...encoded.headers, [BUS_HEADERS.tenantId]: message.tenantId };
     delete headers[BUS_HEADERS.traceparent];
     delete headers[BUS_HEADERS.tracestate];

@@ -1,5 +1,5 @@
 import type { Contracts } from '@dmarc/contracts';
-import type { OutgoingMessage, RawMessage } from './bus';
+import type { EncodedMessage, OutgoingMessage, RawMessage } from './bus';
 import { encodeOutgoing, type WireRecord } from './outgoing';
 import { endSpanWithError, startProducerSpan } from './tracing';
 
@@ -10,7 +10,7 @@ export async function publishTyped(
   contracts: Contracts,
   system: string,
   topic: string,
-  messages: ReadonlyArray<OutgoingMessage<unknown>>,
+  messages: ReadonlyArray<OutgoingMessage<unknown> | EncodedMessage>,
   send: SendRecords,
 ): Promise<void> {
   if (messages.length === 0) return;

@@ -1,6 +1,7 @@
 import type * as avro from 'avsc';
 import { DecodeError, EncodeError, SchemaLoadError, UnknownTopicError } from './errors';
 import type { DeadLetter, DeadLetterInput, TopicInputs, TopicValues } from './generated/types';
+import { ValueExtension } from './extension';
 import { CONTRACT_HEADERS, type HeaderBag, headerValues } from './headers';
 import { loadSchemaSubjects, type SchemaSubject, type SchemaVersion } from './schema-loader';
 import { findSchemasDir } from './schemas-dir';
@@ -105,6 +106,15 @@ export class Contracts {
     const subject = this.subjectOf(topic);
     if (subject === undefined) throw new UnknownTopicError(topic);
     return this.current.get(subject) as SchemaVersion;
+  }
+
+  /**
+   * The writer of `to`'s values from `from`'s values as read, when `to`'s schema is `from`'s fields followed
+   * by more (see ValueExtension): the shared part travels as the bytes read. Checked once, here.
+   * @throws SchemaLoadError when `to`'s current schema does not start with `from`'s; UnknownTopicError.
+   */
+  extension(from: string, to: string): ValueExtension {
+    return new ValueExtension(this.schemaFor(from), this.schemaFor(to));
   }
 
   /** @throws EncodeError when the value does not match the schema; UnknownTopicError. */

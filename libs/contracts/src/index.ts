@@ -9,6 +9,7 @@ export {
   UnknownTopicError,
 } from './errors';
 export type { ContractErrorCode, DecodeErrorCode } from './errors';
+export { ValueExtension, type ReadValue } from './extension';
 export { CONTRACT_HEADERS, headerValues } from './headers';
 export type { HeaderBag, HeaderValue } from './headers';
 export type { SchemaSubject, SchemaVersion } from './schema-loader';

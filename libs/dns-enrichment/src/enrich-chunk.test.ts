@@ -10,22 +10,21 @@ function enricher(answers: FakeAnswers, confirmPtr = false, concurrency?: number
 }
 
 describe('enrichChunk', () => {
-  it('adds each record PTR name and base domain, and the domain DMARC and SPF records', async () => {
+  it('gives each distinct source IP its PTR name and base domain, once, in order, and the domain DMARC and SPF records', async () => {
     const answers = new FakeAnswers()
       .ptr('192.0.2.1', 'Mail-1.Sender.Example.TEST.')
       .ptr('192.0.2.2', 'out.other.test')
       .txt('_dmarc.example.test', DMARC)
       .txt('example.test', 'google-site-verification=abc', ['v=spf1 ip4:192.0.2.0/24', ' -all']);
-    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2', '198.51.100.7']), enricher(answers));
-    expect(enriched.records.map((r) => [r.sourceIp, r.ptr, r.sourceBaseDomain])).toEqual([
-      ['192.0.2.1', 'mail-1.sender.example.test', 'example.test'],
-      ['192.0.2.2', 'out.other.test', 'other.test'],
-      ['198.51.100.7', null, null],
-    ]);
-    expect(enriched.dns).toEqual({ dmarcRecord: DMARC, spfRecord: SPF, resolvedAt: 42 });
-    // Everything else is the parsed chunk untouched.
-    expect(enriched.reportId).toBe('r1');
-    expect(enriched.records[0].count).toBe(1);
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2', '192.0.2.1', '198.51.100.7']), enricher(answers));
+    expect(enriched).toEqual({
+      sources: [
+        { ip: '192.0.2.1', ptr: 'mail-1.sender.example.test', baseDomain: 'example.test' },
+        { ip: '192.0.2.2', ptr: 'out.other.test', baseDomain: 'other.test' },
+        { ip: '198.51.100.7', ptr: null, baseDomain: null },
+      ],
+      dns: { dmarcRecord: DMARC, spfRecord: SPF, resolvedAt: 42 },
+    });
   });
 
   it('asks each name once per pass, however many records and chunks repeat it', async () => {
@@ -34,6 +33,16 @@ describe('enrichChunk', () => {
     const out = await enrichChunks(chunks, enricher(answers));
     expect(out).toHaveLength(2);
     expect(out[1].dns.dmarcRecord).toBe(DMARC);
+    expect(out.map((c) => c.sources.map((s) => [s.ip, s.ptr]))).toEqual([
+      [
+        ['192.0.2.1', 'a.sender.test'],
+        ['192.0.2.2', null],
+      ],
+      [
+        ['192.0.2.1', 'a.sender.test'],
+        ['192.0.2.2', null],
+      ],
+    ]);
     expect(answers.count('PTR', '1.2.0.192.in-addr.arpa')).toBe(1);
     expect(answers.count('PTR', '2.2.0.192.in-addr.arpa')).toBe(1);
     expect(answers.count('TXT', '_dmarc.example.test')).toBe(1);
@@ -48,14 +57,17 @@ describe('enrichChunk', () => {
       .set('TXT', '_dmarc.example.test', new UpstreamFailure())
       .txt('example.test', SPF);
     const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2']), enricher(answers));
-    expect(enriched.records.map((r) => r.ptr)).toEqual([null, 'ok.sender.test']);
+    expect(enriched.sources.map((r) => r.ptr)).toEqual([null, 'ok.sender.test']);
     expect(enriched.dns).toEqual({ dmarcRecord: null, spfRecord: SPF, resolvedAt: 42 });
   });
 
   it('never asks for what is not an IP', async () => {
     const answers = new FakeAnswers();
     const enriched = await enrichChunk(chunk('example.test', ['not-an-ip', '']), enricher(answers));
-    expect(enriched.records.map((r) => r.ptr)).toEqual([null, null]);
+    expect(enriched.sources).toEqual([
+      { ip: 'not-an-ip', ptr: null, baseDomain: null },
+      { ip: '', ptr: null, baseDomain: null },
+    ]);
     expect(answers.asked.filter((q) => q.startsWith('PTR'))).toEqual([]);
   });
 
@@ -75,7 +87,7 @@ describe('enrichChunk', () => {
     // reverse4 keys an IPv6 address by its text: the canonical form is what gets asked.
     answers.set('PTR', '2001:db8::1.ip6.arpa', { rcode: 'NOERROR', answers: [{ type: 'PTR', target: 'v6.good.test' }] });
     const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2', '2001:DB8:0:0::1']), enricher(answers, true));
-    expect(enriched.records.map((r) => [r.ptr, r.sourceBaseDomain])).toEqual([
+    expect(enriched.sources.map((r) => [r.ptr, r.baseDomain])).toEqual([
       ['mail.good.test', 'good.test'],
       [null, null],
       ['v6.good.test', 'good.test'],

@@ -1,4 +1,4 @@
-import type { ReportEnrichedInput, ReportParsed } from '@dmarc/contracts';
+import type { ChunkDns, ReportParsed, SourceNames } from '@dmarc/contracts';
 import { EnrichmentLookups, type EnricherOptions } from './enrichment-lookups';
 
 /**
@@ -34,31 +34,45 @@ export class Enricher {
 }
 
 /**
- * The enriched chunks, in order. Names shared by the chunks (the same IP in many records, the same domain in
- * every chunk of a report) are asked once. Never rejects for DNS: an answer that could not be had is null.
+ * What DNS adds to a parsed chunk: the fields dmarc.reports.enriched has after the parsed ones (`sources`,
+ * `dns`), so the service writes the chunk as the parsed bytes it read plus these (ValueExtension of
+ * @dmarc/contracts) and the records are never re-encoded.
  */
-export async function enrichChunks(chunks: readonly ReportParsed[], enricher: Enricher): Promise<ReportEnrichedInput[]> {
+export interface ChunkEnrichment {
+  /** One per distinct source IP of the chunk, in the order of first appearance. */
+  sources: SourceNames[];
+  dns: ChunkDns;
+}
+
+/**
+ * The enrichment of each chunk, in order. Names shared by the chunks (the same IP in many records, the same
+ * domain in every chunk of a report) are asked once. Never rejects for DNS: an answer that could not be had
+ * is null.
+ */
+export async function enrichChunks(chunks: readonly ReportParsed[], enricher: Enricher): Promise<ChunkEnrichment[]> {
   const lookups = enricher.lookups();
+  // Distinct IPs per chunk, in order; a record's IP is looked at once per record, here and nowhere else.
+  const chunkIps = chunks.map((chunk) => {
+    const seen = new Set<string>();
+    for (const record of chunk.records) seen.add(record.sourceIp);
+    return seen;
+  });
   const ips = new Set<string>();
-  const domains = new Set<string>();
-  for (const chunk of chunks) {
-    domains.add(chunk.metadata.policy.domain);
-    for (const record of chunk.records) ips.add(record.sourceIp);
-  }
-  const [sources, records] = await Promise.all([
+  for (const seen of chunkIps) for (const ip of seen) ips.add(ip);
+  const domains = new Set(chunks.map((chunk) => chunk.metadata.policy.domain));
+  const [names, records] = await Promise.all([
     Promise.all([...ips].map(async (ip) => [ip, await lookups.source(ip)] as const)).then((pairs) => new Map(pairs)),
     Promise.all([...domains].map(async (d) => [d, await lookups.domain(d)] as const)).then((pairs) => new Map(pairs)),
   ]);
   const resolvedAt = enricher.timestamp();
-  return chunks.map((chunk) => ({
-    ...chunk,
-    records: chunk.records.map((record) => ({ ...record, ...sources.get(record.sourceIp)! })),
+  return chunks.map((chunk, i) => ({
+    sources: [...chunkIps[i]].map((ip) => ({ ip, ...names.get(ip)! })),
     dns: { ...records.get(chunk.metadata.policy.domain)!, resolvedAt },
   }));
 }
 
-/** One chunk enriched (see enrichChunks). */
-export async function enrichChunk(chunk: ReportParsed, enricher: Enricher): Promise<ReportEnrichedInput> {
-  const [enriched] = await enrichChunks([chunk], enricher);
-  return enriched;
+/** One chunk's enrichment (see enrichChunks). */
+export async function enrichChunk(chunk: ReportParsed, enricher: Enricher): Promise<ChunkEnrichment> {
+  const [enrichment] = await enrichChunks([chunk], enricher);
+  return enrichment;
 }

@@ -19,11 +19,11 @@ export interface EnricherOptions {
   readonly now?: () => number;
 }
 
-export interface SourceNames {
+export interface ReverseNames {
   /** PTR name of the IP (forward-confirmed when asked to), or null. */
   ptr: string | null;
   /** Public suffix + 1 of `ptr`, or null. */
-  sourceBaseDomain: string | null;
+  baseDomain: string | null;
 }
 
 export interface DomainRecords {
@@ -34,14 +34,14 @@ export interface DomainRecords {
 /** What one pass needs; made by `Enricher.lookups()`, thrown away after the pass. */
 export class EnrichmentLookups {
   private readonly asked = new Map<string, Promise<AnswerSet | null>>();
-  private readonly sources = new Map<string, Promise<SourceNames>>();
+  private readonly sources = new Map<string, Promise<ReverseNames>>();
   private readonly domains = new Map<string, Promise<DomainRecords>>();
   private active = 0;
   private readonly queue: Array<() => void> = [];
 
   constructor(private readonly options: Required<Omit<EnricherOptions, 'now'>>) {}
 
-  source(ip: string): Promise<SourceNames> {
+  source(ip: string): Promise<ReverseNames> {
     let found = this.sources.get(ip);
     if (!found) this.sources.set(ip, (found = this.lookUpSource(ip)));
     return found;
@@ -54,8 +54,8 @@ export class EnrichmentLookups {
     return found;
   }
 
-  private async lookUpSource(ip: string): Promise<SourceNames> {
-    const none: SourceNames = { ptr: null, sourceBaseDomain: null };
+  private async lookUpSource(ip: string): Promise<ReverseNames> {
+    const none: ReverseNames = { ptr: null, baseDomain: null };
     const address = canonicalIp(ip);
     if (!address) return none;
     const set = await this.ask(this.options.reverseName(address), 'PTR');
@@ -64,7 +64,7 @@ export class EnrichmentLookups {
       .map((r) => (r.target ? normaliseDnsName(r.target) : ''))
       .filter((n) => n.length > 0);
     const ptr = this.options.confirmPtr ? await this.firstConfirmed(names, address) : (names[0] ?? null);
-    return { ptr, sourceBaseDomain: ptr ? this.options.baseDomain(ptr) : null };
+    return { ptr, baseDomain: ptr ? this.options.baseDomain(ptr) : null };
   }
 
   // FCrDNS: a PTR name anyone can publish for their own addresses only counts when the name points back.

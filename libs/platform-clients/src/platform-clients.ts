@@ -1,5 +1,5 @@
 import { createKafkaBus, type Bus, type TopicSpec } from '@dmarc/bus';
-import { loadContracts } from '@dmarc/contracts';
+import { type Contracts, loadContracts } from '@dmarc/contracts';
 import type { ServiceContext } from '@dmarc/service-runtime';
 import { PgStore } from '@dmarc/store';
 
@@ -17,6 +17,8 @@ export interface PlatformClientsConfig {
  */
 export class PlatformClients {
   readonly store: PgStore;
+  /** The topics' schemas, as the bus encodes and decodes with them. */
+  readonly contracts: Contracts = loadContracts();
   private connected: Bus | undefined;
 
   constructor(
@@ -45,7 +47,7 @@ export class PlatformClients {
     const bus = await createKafkaBus({
       brokers: [...this.config.KAFKA_BROKERS],
       clientId: `dmarc-${this.service}`,
-      contracts: loadContracts(),
+      contracts: this.contracts,
       logger: ctx.logger,
       signal: ctx.signal,
       consumerDefaults: { minBytes: this.config.KAFKA_FETCH_MIN_BYTES, maxWaitTimeMs: this.config.KAFKA_FETCH_MAX_WAIT_MS },

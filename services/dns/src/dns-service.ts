@@ -1,8 +1,8 @@
 import type { DeliveredMessage } from '@dmarc/bus';
 import { bool, int, string } from '@dmarc/config';
-import { type ReportEnrichedInput, type ReportParsed, TOPICS } from '@dmarc/contracts';
+import { type ReportParsed, TOPICS } from '@dmarc/contracts';
 import { connectRedisTier, DnsCache } from '@dmarc/dns-cache';
-import { Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
+import { type ChunkEnrichment, Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
 import { DnsWatcher, recordSelectors } from '@dmarc/dns-watch';
 import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
@@ -84,10 +84,13 @@ export const dnsService = defineService({
           concurrency: config.DNS_LOOKUP_CONCURRENCY,
         });
         const enrichedChunks = ctx.telemetry.meter.createCounter('dmarc_enriched_chunks_total', { description: 'report chunks enriched and published' });
-        const outgoing = (message: DeliveredMessage<typeof PARSED_TOPIC>, value: ReportEnrichedInput) => ({
+        // dmarc.reports.enriched is dmarc.reports.parsed plus `sources` and `dns`: the chunk goes out as the bytes
+        // read plus those two fields, its records neither re-encoded nor copied (checked against the schemas here).
+        const enriched = clients.contracts.extension(PARSED_TOPIC, ENRICHED_TOPIC);
+        const outgoing = (message: DeliveredMessage<typeof PARSED_TOPIC>, enrichment: ChunkEnrichment) => ({
           // Same key as the parsed chunk, so the partitioning (and any order) aggregation sees is unchanged.
           key: message.key ?? undefined,
-          value,
+          encoded: enriched.encode(message, { ...enrichment }),
           tenantId: message.tenantId,
           trace: message.trace,
         });
@@ -118,20 +121,20 @@ export const dnsService = defineService({
           // field without an answer is null), so only a publish failure leaves the batch to `handler`.
           ...consumerPacing<typeof PARSED_TOPIC>(config, async (messages) => {
             const chunks = messages.map((m) => m.value as ReportParsed);
-            const [enriched] = await Promise.all([enrichChunks(chunks, enricher), noteSelectors(chunks)]);
+            const [enrichments] = await Promise.all([enrichChunks(chunks, enricher), noteSelectors(chunks)]);
             await bus.publish(
               ENRICHED_TOPIC,
-              messages.map((m, i) => outgoing(m, enriched[i])),
+              messages.map((m, i) => outgoing(m, enrichments[i])),
             );
             enrichedChunks.add(messages.length);
-            ctx.logger.info({ chunks: messages.length, records: enriched.reduce((n, c) => n + c.records.length, 0) }, 'batch enriched');
+            ctx.logger.info({ chunks: messages.length, records: chunks.reduce((n, c) => n + c.records.length, 0) }, 'batch enriched');
           }),
           handler: async (message) => {
             const chunk = message.value as ReportParsed;
-            const [enriched] = await Promise.all([enrichChunk(chunk, enricher), noteSelectors([chunk])]);
-            await bus.publish(ENRICHED_TOPIC, [outgoing(message, enriched)]);
+            const [enrichment] = await Promise.all([enrichChunk(chunk, enricher), noteSelectors([chunk])]);
+            await bus.publish(ENRICHED_TOPIC, [outgoing(message, enrichment)]);
             enrichedChunks.add(1);
-            ctx.logger.debug({ reportId: enriched.reportId, chunkIndex: enriched.chunkIndex }, 'chunk enriched');
+            ctx.logger.debug({ reportId: chunk.reportId, chunkIndex: chunk.chunkIndex }, 'chunk enriched');
           },
         });
       },

@@ -1,4 +1,4 @@
-import { type DeadLetter, loadContracts, type ReportInboundInput } from '@dmarc/contracts';
+import { CONTRACT_HEADERS, type DeadLetter, EncodeError, loadContracts, type ReportInboundInput } from '@dmarc/contracts';
 import { SpanKind } from '@opentelemetry/api';
 import { installInMemoryTracing } from '../__test-support__/in-memory-tracing';
 import { delay, TestDownstreamError, waitFor } from '../__test-support__/wait-for';
@@ -48,6 +48,22 @@ describe('in-process bus: delivery', () => {
     expect(m).toMatchObject({ topic: INBOUND, key: 'k1', tenantId: 't-1', attempt: 1, offset: '0', writer: 'dmarc.reports.inbound/v1' });
     expect(m.headers).toMatchObject({ 'x-source': 'test', [BUS_HEADERS.tenantId]: 't-1', 'avro-schema': 'dmarc.reports.inbound/v1' });
     expect(contracts.decode(INBOUND, m.raw, m.headers).value).toEqual(m.value);
+  });
+
+  it('publishes a value encoded beforehand as it is, with the bus headers; refuses one encoded for another schema', async () => {
+    const seen: Array<Delivered<typeof INBOUND>> = [];
+    await bus.consume({ groupId: 'ingestion', topics: [INBOUND], handler: async (m) => void seen.push(m) });
+    const encoded = contracts.encode(INBOUND, report('pre'));
+    await bus.publish(INBOUND, [{ key: 'k2', encoded, tenantId: 't-1' }]);
+    await waitFor('delivery', () => seen.length === 1);
+    expect(seen[0].raw.equals(encoded.value)).toBe(true);
+    expect(seen[0]).toMatchObject({ key: 'k2', tenantId: 't-1', value: { filename: 'pre.xml' } });
+    const other = { value: encoded.value, headers: { [CONTRACT_HEADERS.fingerprint]: 'f'.repeat(64), [CONTRACT_HEADERS.schema]: 'dmarc.reports.received/v1' } };
+    const refused = bus.publish(INBOUND, [{ encoded: other, tenantId: 't-1' }]);
+    await expect(refused).rejects.toBeInstanceOf(EncodeError);
+    await expect(refused).rejects.toHaveProperty('cause.message', 'pre-encoded with dmarc.reports.received/v1, not dmarc.reports.inbound/v1');
+    await delay(20);
+    expect(seen).toHaveLength(1);
   });
 
   it('delivers every message to every group, and each group once', async () => {

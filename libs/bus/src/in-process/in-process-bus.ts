@@ -1,5 +1,5 @@
 import { type Contracts, dlqTopicOf, type TopicInput } from '@dmarc/contracts';
-import type { Bus, ConsumeOptions, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
+import type { Bus, ConsumeOptions, EncodedMessage, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
 import { type ResolvedConsumeOptions, resolveConsumeOptions } from '../consume-options';
 import { DeliveryProcessor } from '../delivery-processor';
 import { BusClosedError } from '../errors';
@@ -40,7 +40,7 @@ export class InProcessBus implements Bus {
     return { publish: (topic, messages) => this.publish(topic, messages), publishRaw: (topic, messages) => this.publishRaw(topic, messages) };
   }
 
-  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>>>): Promise<void> {
+  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>> | EncodedMessage>): Promise<void> {
     return publishTyped(this.options.contracts, SYSTEM, topic, messages, (t, records) => this.append(t, records));
   }
 

@@ -1,6 +1,6 @@
 import type { Contracts, TopicInput } from '@dmarc/contracts';
 import { Kafka, type KafkaConfig, Partitioners, type Producer } from 'kafkajs';
-import type { Bus, ConsumeOptions, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
+import type { Bus, ConsumeOptions, EncodedMessage, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
 import { resolveConsumeOptions, type ResolvedConsumeOptions } from '../consume-options';
 import { BusClosedError } from '../errors';
 import { type BusLogger, silentLogger } from '../logger';
@@ -88,7 +88,7 @@ export class KafkaBus implements Bus {
     return { publish: (topic, messages) => this.publish(topic, messages), publishRaw: (topic, messages) => this.publishRaw(topic, messages) };
   }
 
-  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>>>): Promise<void> {
+  publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<TopicInput<T>> | EncodedMessage>): Promise<void> {
     return publishTyped(this.contracts, SYSTEM, topic, messages, (t, records) => this.send(t, records));
   }
 

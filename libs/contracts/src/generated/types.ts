@@ -197,10 +197,15 @@ export interface EnrichedAggregateRecordV1 {
   dkim: Array<EnrichedDkimResultV1>;
   /** Raw SPF results. */
   spf: Array<EnrichedSpfResultV1>;
-  /** PTR name of sourceIp (lower-case, no trailing dot): the first PTR answer, forward-confirmed when the DNS service is configured to confirm. Null when there is none or the lookup failed. */
+}
+
+export interface SourceNamesV1 {
+  /** A records[].sourceIp of this chunk, exactly as it appears there. */
+  ip: string;
+  /** PTR name of ip (lower-case, no trailing dot): the first PTR answer, forward-confirmed when the DNS service is configured to confirm. Null when there is none or the lookup failed. */
   ptr: null | string;
   /** Base domain (public suffix + 1, from the public suffix list) of the PTR name, e.g. google.com for mail-ed1-f41.google.com. Null when ptr is null or the name has no registrable domain. */
-  sourceBaseDomain: null | string;
+  baseDomain: null | string;
 }
 
 export interface ChunkDnsV1 {
@@ -212,7 +217,7 @@ export interface ChunkDnsV1 {
   resolvedAt: number;
 }
 
-/** One chunk of an aggregate (RUA) report as dmarc.reports.parsed carries it, enriched by the DNS service: every field of dmarc.reports.parsed v1 with the same name and meaning (so a consumer such as aggregation reads either topic the same way), plus per record the PTR name and its base domain, and per chunk the policy domain's DMARC and SPF records as resolved. Published with the same key as the parsed chunk; consumers stay idempotent on (reportId, chunkIndex). A DNS answer that could not be had (upstream failure, no record) is null; it never holds back the chunk. */
+/** One chunk of an aggregate (RUA) report as dmarc.reports.parsed carries it, enriched by the DNS service. Its leading fields are exactly dmarc.reports.parsed v1's, same names, order and types (a test holds the two together), so the DNS service writes a chunk as the parsed bytes it read followed by the encoding of the two fields after them, without decoding and re-encoding the records; and a consumer such as aggregation reads either topic the same way. After them: `sources`, the PTR name and base domain of each distinct source IP of the chunk (once per IP, not per record), and `dns`, the policy domain's DMARC and SPF records as resolved. Published with the same key as the parsed chunk; consumers stay idempotent on (reportId, chunkIndex). A DNS answer that could not be had (upstream failure, no record) is null; it never holds back the chunk. */
 export interface ReportEnrichedV1 {
   /** Id of the raw report (from ingestion, stable for the tenant and bytes). */
   reportId: string;
@@ -232,6 +237,8 @@ export interface ReportEnrichedV1 {
   records: Array<EnrichedAggregateRecordV1>;
   /** When parsing produced this chunk. (timestamp-millis) */
   parsedAt: number;
+  /** One entry per distinct records[].sourceIp of this chunk (in the order of first appearance): what the source IP's reverse DNS says. */
+  sources: Array<SourceNamesV1>;
   /** The policy domain's (metadata.policy.domain) live DNS records as the DNS service read them through its cache while enriching this chunk. */
   dns: ChunkDnsV1;
 }
@@ -245,6 +252,7 @@ export type EnrichedAggregateRecord = EnrichedAggregateRecordV1;
 export type EnrichedOverrideReason = EnrichedOverrideReasonV1;
 export type EnrichedDkimResult = EnrichedDkimResultV1;
 export type EnrichedSpfResult = EnrichedSpfResultV1;
+export type SourceNames = SourceNamesV1;
 export type ChunkDns = ChunkDnsV1;
 export type ReportEnrichedInput = ReportEnrichedV1Input;
 
@@ -562,7 +570,7 @@ export const SchemaFingerprints = {
   'dmarc.aggregates.updated/v1': '1f39fc60dd5b60b9e6f5bb32624d269dda0971b795964a09eebf77ccfb2f7e4d',
   'dmarc.dns.changes/v1': '09070236ef9da2210cf6ea1715ef49c4312756cef116742ea494723d91a8fb41',
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
-  'dmarc.reports.enriched/v1': 'e7d86c5553bb1d1929c2894b552a9eca074a1a3add4ae6c08537aa61df9b3198',
+  'dmarc.reports.enriched/v1': '0ecaa3e2f36a1b2bceffcee19c35f8b6dc5c1523bffaf8505aae025040729895',
   'dmarc.reports.forensic.parsed/v1': 'f5f9ad9befab99a50e6dc8d2a7d6eba36f055969f698be9089ca9d933e9cb8d8',
   'dmarc.reports.inbound/v1': 'cfe5e1077e26ce527c213fc05ecd5eb5134a1cc46c0915986dd736d2948789e7',
   'dmarc.reports.parsed/v1': '655b6f588655fcdccab509818717ec3fa0fbd154d1bf5cfea6534cdabfa27efc',
