@@ -31,6 +31,8 @@ describe('coalescing: one upstream query per question', () => {
     expect(hit).toMatchObject({ name: 'mx1.example.net', source: 'l1', state: 'fresh', ttl: 300 });
     expect((await h.cache.resolve('mx1.example.net', 'A')).source).toBe('l1');
     expect(h.upstream.count).toBe(1);
+    // The first peek found nothing and is not a lookup; the resolve after it, the hit and the last resolve are.
+    expect(h.cache.metrics.counters).toMatchObject({ lookups: 3, l1Hits: 2 });
   });
 
   it('an expired name read by 1,000 callers at once is asked once again', async () => {

@@ -73,7 +73,19 @@ export class DnsCache {
    * UpstreamFailedError for a remembered upstream failure, and InvalidNameError / UnsupportedTypeError.
    */
   peek(name: string, type: RecordType | string): DnsLookup | undefined {
-    this.metrics.counters.lookups++;
+    // A peek that finds nothing is not counted as a lookup: the resolve() its caller makes next is.
+    let served: DnsLookup | undefined;
+    try {
+      served = this.peekL1(name, type);
+    } catch (error) {
+      this.metrics.counters.lookups++;
+      throw error;
+    }
+    if (served !== undefined) this.metrics.counters.lookups++;
+    return served;
+  }
+
+  private peekL1(name: string, type: RecordType | string): DnsLookup | undefined {
     const slot = `${type}:${name}`;
     const entry = this.l1.get(slot);
     // Only checked names are ever stored, so a hit on the raw key needs no validation.

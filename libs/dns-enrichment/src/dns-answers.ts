@@ -31,6 +31,12 @@ export interface AnswerSet {
  */
 export interface DnsAnswers {
   resolve(name: string, type: AnswerType): Promise<AnswerSet>;
+  /**
+   * The answer if this process holds a servable one, without awaiting anything; undefined when `resolve`
+   * would have to ask L2 or the upstream. Throws as `resolve` rejects. Optional: without it every lookup
+   * awaits `resolve`.
+   */
+  peek?(name: string, type: AnswerType): AnswerSet | undefined;
 }
 
 /** The records of `type` in a set (CNAMEs the cache chased are not among them, but be strict anyway). */

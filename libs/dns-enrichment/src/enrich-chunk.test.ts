@@ -1,5 +1,5 @@
 import { UpstreamFailure } from './__test-support__/upstream-failure';
-import { chunk, FakeAnswers, lastTwoLabels, reverse4 } from './__test-support__/fake-answers';
+import { chunk, FakeAnswers, FakeAnswersWithPeek, lastTwoLabels, reverse4 } from './__test-support__/fake-answers';
 import { Enricher, enrichChunk, enrichChunks } from './enrich-chunk';
 
 const DMARC = 'v=DMARC1; p=reject; rua=mailto:dmarc@example.test';
@@ -101,6 +101,28 @@ describe('enrichChunk', () => {
     await enrichChunk(chunk('example.test', ips), enricher(answers, false, 4));
     expect(answers.asked).toHaveLength(52);
     expect(answers.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
+  it('reads what the cache holds in this process without awaiting it, and awaits only the rest', async () => {
+    const answers = new FakeAnswersWithPeek()
+      .hold('PTR', '1.2.0.192.in-addr.arpa', { rcode: 'NOERROR', answers: [{ type: 'PTR', target: 'held.sender.test.' }] })
+      .hold('PTR', '3.2.0.192.in-addr.arpa', new UpstreamFailure())
+      .hold('PTR', '4.2.0.192.in-addr.arpa', { rcode: 'NXDOMAIN', answers: [] })
+      .ptr('192.0.2.2', 'asked.sender.test')
+      .txt('_dmarc.example.test', DMARC);
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']), enricher(answers));
+    expect(enriched.sources).toEqual([
+      { ip: '192.0.2.1', ptr: 'held.sender.test', baseDomain: 'sender.test' },
+      { ip: '192.0.2.2', ptr: 'asked.sender.test', baseDomain: 'sender.test' },
+      { ip: '192.0.2.3', ptr: null, baseDomain: null },
+      { ip: '192.0.2.4', ptr: null, baseDomain: null },
+    ]);
+    expect(answers.peeked).toEqual(['PTR 1.2.0.192.in-addr.arpa', 'PTR 3.2.0.192.in-addr.arpa', 'PTR 4.2.0.192.in-addr.arpa']);
+    expect(answers.asked.filter((q) => q.startsWith('PTR'))).toEqual(['PTR 2.2.0.192.in-addr.arpa']);
+    // Forward confirmation needs more than the PTR answer: always the awaited path.
+    const confirming = await enrichChunk(chunk('example.test', ['192.0.2.1']), enricher(answers, true));
+    expect(confirming.sources[0].ptr).toBeNull();
+    expect(answers.asked).toContain('PTR 1.2.0.192.in-addr.arpa');
   });
 
   it('refuses a concurrency below 1', () => {

@@ -1,5 +1,5 @@
 import type { ChunkDns, ReportParsed, SourceNames } from '@dmarc/contracts';
-import { EnrichmentLookups, type EnricherOptions } from './enrichment-lookups';
+import { EnrichmentLookups, type EnricherOptions, type ReverseNames } from './enrichment-lookups';
 
 /**
  * Adds DNS to parsed report chunks: per record the source IP's PTR name and its base domain, per chunk the
@@ -60,8 +60,16 @@ export async function enrichChunks(chunks: readonly ReportParsed[], enricher: En
   const ips = new Set<string>();
   for (const seen of chunkIps) for (const ip of seen) ips.add(ip);
   const domains = new Set(chunks.map((chunk) => chunk.metadata.policy.domain));
-  const [names, records] = await Promise.all([
-    Promise.all([...ips].map(async (ip) => [ip, await lookups.source(ip)] as const)).then((pairs) => new Map(pairs)),
+  // What the cache holds in this process is read without a promise per IP; the rest is awaited.
+  const names = new Map<string, ReverseNames>();
+  const pending: string[] = [];
+  for (const ip of ips) {
+    const known = lookups.sourceNow(ip);
+    if (known) names.set(ip, known);
+    else pending.push(ip);
+  }
+  const [, records] = await Promise.all([
+    Promise.all(pending.map(async (ip) => names.set(ip, await lookups.source(ip)))),
     Promise.all([...domains].map(async (d) => [d, await lookups.domain(d)] as const)).then((pairs) => new Map(pairs)),
   ]);
   const resolvedAt = enricher.timestamp();

@@ -31,6 +31,8 @@ export interface DomainRecords {
   spfRecord: string | null;
 }
 
+const NONE: ReverseNames = Object.freeze({ ptr: null, baseDomain: null });
+
 /** What one pass needs; made by `Enricher.lookups()`, thrown away after the pass. */
 export class EnrichmentLookups {
   private readonly asked = new Map<string, Promise<AnswerSet | null>>();
@@ -47,6 +49,24 @@ export class EnrichmentLookups {
     return found;
   }
 
+  /**
+   * The IP's names when the cache holds what they need in this process (no await: most source IPs of a
+   * report stream are), else undefined and `source` is the way. Not with forward confirmation.
+   */
+  sourceNow(ip: string): ReverseNames | undefined {
+    if (this.options.confirmPtr || !this.options.answers.peek) return undefined;
+    const address = canonicalIp(ip);
+    if (!address) return NONE;
+    let set: AnswerSet | undefined;
+    try {
+      set = this.options.answers.peek(this.options.reverseName(address), 'PTR');
+    } catch {
+      // A remembered upstream failure: no name, as `ask` gives.
+      return NONE;
+    }
+    return set === undefined ? undefined : this.namesOf(this.ptrNames(set));
+  }
+
   domain(domain: string): Promise<DomainRecords> {
     const name = normaliseDnsName(domain);
     let found = this.domains.get(name);
@@ -55,16 +75,24 @@ export class EnrichmentLookups {
   }
 
   private async lookUpSource(ip: string): Promise<ReverseNames> {
-    const none: ReverseNames = { ptr: null, baseDomain: null };
     const address = canonicalIp(ip);
-    if (!address) return none;
+    if (!address) return NONE;
     const set = await this.ask(this.options.reverseName(address), 'PTR');
-    if (!set) return none;
-    const names = recordsOf(set, 'PTR')
+    if (!set) return NONE;
+    const names = this.ptrNames(set);
+    return this.options.confirmPtr ? this.namesOf([(await this.firstConfirmed(names, address)) ?? '']) : this.namesOf(names);
+  }
+
+  private ptrNames(set: AnswerSet): string[] {
+    return recordsOf(set, 'PTR')
       .map((r) => (r.target ? normaliseDnsName(r.target) : ''))
       .filter((n) => n.length > 0);
-    const ptr = this.options.confirmPtr ? await this.firstConfirmed(names, address) : (names[0] ?? null);
-    return { ptr, baseDomain: ptr ? this.options.baseDomain(ptr) : null };
+  }
+
+  /** The first name and its base domain. */
+  private namesOf(names: readonly string[]): ReverseNames {
+    const ptr = names[0] || null;
+    return ptr ? { ptr, baseDomain: this.options.baseDomain(ptr) } : NONE;
   }
 
   // FCrDNS: a PTR name anyone can publish for their own addresses only counts when the name points back.

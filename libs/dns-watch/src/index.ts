@@ -1,5 +1,5 @@
 export { DnsWatcher, type DnsWatcherLogger, type DnsWatcherOptions, type RoundSummary, type TxtResolver } from './dns-watcher';
-export { recordSelectors } from './selectors';
+export { recordSelectors, SelectorRecorder, type SelectorRecorderOptions } from './selectors';
 export { decideChange, observe, type ChangeDecision, type DecisionOptions, type DnsChangeKind, type LookupOutcome, type Observation, type WatchState } from './change-decision';
 export { canonicalRecord, collapseWhitespace, sameValue, selectRecord, type WatchedRecordType } from './record-value';
 export { changeMessage, DNS_CHANGES_TOPIC, type DnsChangeMessage } from './change-message';

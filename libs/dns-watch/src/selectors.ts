@@ -33,3 +33,63 @@ export async function recordSelectors(db: Queryable, tenantId: string, domain: s
   if (recorded.length > 0) await db.query(RECORD_SQL, [tenantId, name, recorded, seenAt]);
   return recorded;
 }
+
+/** How long a recorded selector is not written again: the statement's own rule for moving last_seen_at. */
+const REWRITE_AFTER_MS = 3_600_000;
+
+export interface SelectorRecorderOptions {
+  /** Tenant/domain/selector triples remembered; past it the least recently recorded are forgotten (and at worst written again). Default 100,000. */
+  readonly maxEntries?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * recordSelectors for a stream of reports: what this process recorded for a tenant and domain within the last
+ * hour is not sent again (the statement would leave the row as it is anyway), so reports naming the same
+ * selectors cost one statement per domain and hour instead of one per chunk. A statement that fails forgets
+ * what it tried, so the next report showing those selectors tries again.
+ */
+export class SelectorRecorder {
+  private readonly recorded = new Map<string, number>();
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Queryable,
+    options: SelectorRecorderOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError(`maxEntries must be an integer >= 1, got ${this.maxEntries}`);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** As recordSelectors; resolves with the selectors written now (none when all were recorded within the hour). */
+  async record(tenantId: string, domain: string, selectors: readonly string[]): Promise<string[]> {
+    const now = this.now();
+    const keys = new Map<string, string>();
+    for (const selector of selectors) {
+      const key = `${tenantId}\n${domain}\n${selector}`;
+      const at = this.recorded.get(key);
+      if (at === undefined || at <= now - REWRITE_AFTER_MS) keys.set(key, selector);
+    }
+    if (keys.size === 0) return [];
+    for (const key of keys.keys()) this.remember(key, now);
+    try {
+      return await recordSelectors(this.db, tenantId, domain, [...keys.values()], now);
+    } catch (error) {
+      for (const key of keys.keys()) this.recorded.delete(key);
+      throw error;
+    }
+  }
+
+  /** Triples remembered, for tests and metrics. */
+  get size(): number {
+    return this.recorded.size;
+  }
+
+  private remember(key: string, at: number): void {
+    this.recorded.delete(key);
+    this.recorded.set(key, at);
+    if (this.recorded.size > this.maxEntries) this.recorded.delete(this.recorded.keys().next().value as string);
+  }
+}

@@ -4,7 +4,7 @@ import { type ReportParsed, TOPICS } from '@dmarc/contracts';
 import { connectRedisTier, DnsCache } from '@dmarc/dns-cache';
 import { type ChunkEnrichment, Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
-import { DnsWatcher, recordSelectors } from '@dmarc/dns-watch';
+import { DnsWatcher, SelectorRecorder } from '@dmarc/dns-watch';
 import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
@@ -103,9 +103,11 @@ export const dnsService = defineService({
           ctx.onShutdown(() => watcher.stop());
         }
         // The DKIM selectors reports show are what the watcher follows. Best effort: a selector missed now is
-        // recorded with the next report that shows it, so a database hiccup must not hold enrichment back.
+        // recorded with the next report that shows it, so a database hiccup must not hold enrichment back. Each
+        // is written once an hour per tenant and domain, not once per chunk.
+        const selectors = new SelectorRecorder(clients.store);
         const noteSelectors = async (chunks: readonly ReportParsed[]) => {
-          const failed = (await Promise.allSettled(dkimSelectorsSeen(chunks).map((s) => recordSelectors(clients.store, s.tenantId, s.domain, s.selectors)))).filter(
+          const failed = (await Promise.allSettled(dkimSelectorsSeen(chunks).map((s) => selectors.record(s.tenantId, s.domain, s.selectors)))).filter(
             (r): r is PromiseRejectedResult => r.status === 'rejected',
           );
           if (failed.length > 0) ctx.logger.warn({ failed: failed.length, reason: String(failed[0].reason) }, 'dkim selectors not recorded');

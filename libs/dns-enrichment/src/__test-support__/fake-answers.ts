@@ -46,6 +46,25 @@ export class FakeAnswers implements DnsAnswers {
   }
 }
 
+/** FakeAnswers with a synchronous tier: what `hold` put there is answered by peek() (and counted in `peeked`). */
+export class FakeAnswersWithPeek extends FakeAnswers {
+  readonly peeked: string[] = [];
+  private readonly held = new Map<string, AnswerSet | Error>();
+
+  hold(type: AnswerType, name: string, answer: AnswerSet | Error): this {
+    this.held.set(`${type} ${name}`, answer);
+    return this;
+  }
+
+  peek(name: string, type: AnswerType): AnswerSet | undefined {
+    const found = this.held.get(`${type} ${name}`);
+    if (found === undefined) return undefined;
+    this.peeked.push(`${type} ${name}`);
+    if (found instanceof Error) throw found;
+    return found;
+  }
+}
+
 export function record(sourceIp: string, count = 1): AggregateRecord {
   return {
     sourceIp,
