@@ -15,6 +15,9 @@
  * before moving on): the simulated upstream latency is zero, the real one is measured on real time.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '@dmarc/dns-cache';
 
 interface Timer {
@@ -161,10 +164,22 @@ export class LaneClock implements Clock {
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
+ * The other replay processes, seen from one of them. A solo lookup holds the machine-wide solo turn: granted
+ * once every other replay process is stopped (SoloArbiter), so none of them runs replay work (or its GC) on a
+ * core while it is measured; given back when it is over. Solos of different processes take turns.
+ */
+export interface SoloPeers {
+  acquire(): Promise<void>;
+  release(): void;
+}
+
+/**
  * Runs a sampled lookup alone. The replay compresses a day into a minute or two, ~1,000 times a real service's
  * lookup rate, so a lookup awaited while 30 lanes replay around it measures mostly queueing on the event loop.
- * solo(fn) waits until every other lane is parked at its checkpoint (between two instants of its replay), runs
- * fn, and lets them go: the latency of a lookup in a process with nothing else to do but its own lookups.
+ * solo(fn) waits until every other lane is parked at its checkpoint (between two instants of its replay) and,
+ * with `peers`, until the other replay processes are stopped; runs fn, and lets them go: the latency of a
+ * lookup in a process with nothing else to do but its own lookups, on a machine where the bench's other
+ * replay is not competing with it and with Redis for the cores.
  */
 export class SoloGate {
   private requested = false;
@@ -172,7 +187,10 @@ export class SoloGate {
   private parked = 0;
   private mutex: Promise<void> = Promise.resolve();
 
-  constructor(private active: number) {}
+  constructor(
+    private active: number,
+    private readonly peers?: SoloPeers,
+  ) {}
 
   /** Called by each lane between two instants: parks it while a solo lookup runs. */
   async checkpoint(): Promise<void> {
@@ -198,13 +216,122 @@ export class SoloGate {
     let open!: () => void;
     this.release = new Promise((resolve) => (open = resolve));
     this.requested = true;
+    let acquired = false;
     try {
       while (this.parked < this.active - 1) await tick();
+      // Only once this process is quiet: the other processes are stopped from here until release().
+      if (this.peers) {
+        await this.peers.acquire();
+        acquired = true;
+      }
       return await fn();
     } finally {
+      if (acquired) this.peers!.release();
       this.requested = false;
       open();
       unlock();
+    }
+  }
+}
+
+type SoloMessage = { solo: 'acquire' | 'release' | 'granted' };
+const isSoloMessage = (m: unknown): m is SoloMessage => typeof m === 'object' && m !== null && 'solo' in m;
+
+/** A child's side of the machine-wide solo turn, over the IPC channel to the parent (SoloArbiter). */
+export class ChildPeers implements SoloPeers {
+  private readonly granted: Array<() => void> = [];
+
+  constructor() {
+    process.on('message', (m: unknown) => {
+      if (isSoloMessage(m) && m.solo === 'granted') this.granted.shift()?.();
+    });
+  }
+
+  acquire(): Promise<void> {
+    return new Promise((resolve) => {
+      this.granted.push(resolve);
+      process.send?.({ solo: 'acquire' } satisfies SoloMessage);
+    });
+  }
+
+  release(): void {
+    process.send?.({ solo: 'release' } satisfies SoloMessage);
+  }
+}
+
+/**
+ * The parent's side: one solo turn at a time across the runs. A child asking for it gets it once every other
+ * live child is stopped (SIGSTOP: its main thread and its GC threads; whatever it was doing resumes on
+ * SIGCONT when the turn is given back, its virtual time unmoved). A stop that lands inside one of the stopped
+ * child's own timed operations (an L1 peek, a lookup under replay load) makes that sample slower, never faster.
+ */
+export class SoloArbiter {
+  private readonly children = new Set<ChildProcess>();
+  private readonly queue: ChildProcess[] = [];
+  private holder?: ChildProcess;
+  private stopped: ChildProcess[] = [];
+  /** Turns granted, for the JSON line. */
+  turns = 0;
+
+  add(proc: ChildProcess): void {
+    this.children.add(proc);
+    proc.on('message', (m: unknown) => {
+      if (!isSoloMessage(m)) return;
+      if (m.solo === 'acquire') {
+        this.queue.push(proc);
+        this.next();
+      } else if (m.solo === 'release' && this.holder === proc) {
+        this.end();
+      }
+    });
+    proc.on('exit', () => {
+      this.children.delete(proc);
+      this.stopped = this.stopped.filter((c) => c !== proc);
+      const queued = this.queue.indexOf(proc);
+      if (queued >= 0) this.queue.splice(queued, 1);
+      if (this.holder === proc) this.end();
+    });
+  }
+
+  /** Lets every stopped child go (the parent's exit path). */
+  close(): void {
+    for (const c of this.stopped) signal(c, 'SIGCONT');
+    this.stopped = [];
+  }
+
+  private next(): void {
+    if (this.holder || this.queue.length === 0) return;
+    const holder = (this.holder = this.queue.shift()!);
+    this.turns++;
+    this.stopped = [...this.children].filter((c) => c !== holder && signal(c, 'SIGSTOP'));
+    for (const c of this.stopped) waitStopped(c);
+    if (holder.connected) holder.send({ solo: 'granted' } satisfies SoloMessage);
+  }
+
+  private end(): void {
+    this.close();
+    this.holder = undefined;
+    this.next();
+  }
+}
+
+function signal(proc: ChildProcess, sig: 'SIGSTOP' | 'SIGCONT'): boolean {
+  try {
+    return proc.exitCode === null && proc.signalCode === null && proc.kill(sig);
+  } catch {
+    return false;
+  }
+}
+
+/** SIGSTOP takes effect asynchronously; the turn starts once the child shows as stopped (a few µs; 5 ms at most). */
+function waitStopped(proc: ChildProcess): void {
+  const until = performance.now() + 5;
+  while (performance.now() < until) {
+    try {
+      const stat = readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
+      if (stat.charAt(stat.lastIndexOf(')') + 2) === 'T') return;
+    } catch {
+      return;
     }
   }
 }

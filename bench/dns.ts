@@ -41,7 +41,14 @@
  *
  * Latency classes: l1 = a synchronous peek() that answered; l2 / miss = an awaited resolve() answered from L2 /
  * by an upstream query (or by another caller's query it waited on). The lanes run concurrently, so an awaited
- * lookup's time includes queueing behind the other lanes' work on the event loop (like a busy service).
+ * lookup's time includes queueing behind the other lanes' work on the event loop (like a busy service). The
+ * reported l2Hit / miss figures are solo lookups (every SOLO_EVERY-th awaited one), run once every lane of its
+ * process is parked between two of its instants (SoloGate) and the other run's process is stopped
+ * (SoloArbiter: SIGSTOP, SIGCONT after): the only work of the bench is the lookup itself and the sibling
+ * lookups of its own instant. Why: timed per sample (/proc/<pid>/schedstat), the slow solo L2 hits were run-queue
+ * waits of this process or of Redis for a core (2 cores: two replays, their GC threads, Redis, others' load),
+ * not the cache's work. What is left is the machine's: after each solo L2 hit, still alone, one bare Redis
+ * round trip (PING) is timed too (redisPingAfterL2Hit).
  *
  * Env: BENCH_DNS_HOURS (24), BENCH_DNS_LANES (32), BENCH_DNS_SOLO_EVERY (100), BENCH_DNS_BUDGET_SECONDS (170),
  * BENCH_DNS_UPSTREAM (fake | udp), REDIS_URL, BENCH_DNS_REPLAY_REDIS_DB (12).
@@ -53,7 +60,7 @@ import { DnsCache, MemoryL2, connectRedisTier, type DnsLookup, type L2Driver, ty
 import { DnsClient, type DnsRecord, type RecordType, type Upstream, type UpstreamAnswer } from '@dmarc/dns-wire';
 import { startDnsTestServer, type DnsTestFallbackAnswer, type DnsTestServer } from '@dmarc/testing';
 import { clearBenchDnsCache } from './dns-fixture';
-import { Lane, LaneClock, SoloGate } from './dns-lane-clock';
+import { ChildPeers, Lane, LaneClock, SoloArbiter, SoloGate } from './dns-lane-clock';
 import { quantile, round } from './dns-stats';
 import { seededRandom } from './seeded-random';
 
@@ -349,6 +356,8 @@ interface Env {
   server: DnsTestServer;
   fake?: FakeUpstream;
   redisUrl?: string;
+  /** In a child process: the other run's process, parked during this one's solo lookups (and the reverse). */
+  peers?: ChildPeers;
 }
 
 async function run(env: Env, w: Workload, replicas: number, deadline: number) {
@@ -391,6 +400,10 @@ async function run(env: Env, w: Workload, replicas: number, deadline: number) {
   // Awaited lookups: every SOLO_EVERY-th runs alone (SoloGate) and is measured apart, the rest under the replay's load.
   const soloL2Us: number[] = [];
   const soloMissUs: number[] = [];
+  // With Redis: after each solo L2 hit, still alone, one bare round trip (PING) on the same connection: the
+  // part of an L2 hit's time that is the machine's (scheduling, Redis) rather than the cache's.
+  const soloPingUs: number[] = [];
+  const tierOf = new Map(caches.map((c, i) => [c, tiers[i]]));
   let awaited = 0;
 
   const resolveTimed = async (lane: Lane, cache: DnsCache, n: Name, solo: boolean): Promise<void> => {
@@ -398,6 +411,12 @@ async function run(env: Env, w: Workload, replicas: number, deadline: number) {
     try {
       const r = await cache.resolve(n.name, n.type);
       const us = (performance.now() - t1) * 1000;
+      const tier = solo && r.source === 'l2' ? tierOf.get(cache) : undefined;
+      if (tier) {
+        const t2 = performance.now();
+        await tier.ping();
+        soloPingUs.push((performance.now() - t2) * 1000);
+      }
       bySource[r.source]++;
       if (solo) (r.source === 'l2' ? soloL2Us : r.source === 'upstream' ? soloMissUs : l1Us).push(us);
       else (r.source === 'l2' ? l2Us : r.source === 'upstream' ? missUs : l1Us).push(us);
@@ -462,7 +481,7 @@ async function run(env: Env, w: Workload, replicas: number, deadline: number) {
 
   const started = performance.now();
   const lanes = w.lanes.map((_, i) => new Lane(i, START));
-  const gate = new SoloGate(lanes.length);
+  const gate = new SoloGate(lanes.length, env.peers);
   await Promise.all(lanes.map((lane, i) => replayLane(lane, w.lanes[i])));
   const seconds = (performance.now() - started) / 1000;
   const replayedHours = truncated ? Math.min(...lanes.map((l) => l.t - START)) / 3600_000 : HOURS;
@@ -475,7 +494,7 @@ async function run(env: Env, w: Workload, replicas: number, deadline: number) {
   await Promise.all(tiers.map((t) => t.close()));
 
   const sorted = (a: number[]): Float64Array => Float64Array.from(a).sort();
-  const [l1, l2, miss, soloL2, soloMiss] = [sorted(l1Us), sorted(l2Us), sorted(missUs), sorted(soloL2Us), sorted(soloMissUs)];
+  const [l1, l2, miss, soloL2, soloMiss, soloPing] = [sorted(l1Us), sorted(l2Us), sorted(missUs), sorted(soloL2Us), sorted(soloMissUs), sorted(soloPingUs)];
   const lat = (a: Float64Array): object => ({ n: a.length, p50Us: a.length ? round(quantile(a, 0.5), 2) : null, p99Us: a.length ? round(quantile(a, 0.99), 2) : null });
   const upstreamFailures = sum('upstreamFailures');
   // Policy: stale-while-revalidate (60 s past expiry) while the upstream answers; RFC 8767's max stale past it.
@@ -508,7 +527,8 @@ async function run(env: Env, w: Workload, replicas: number, deadline: number) {
     hitRatio: { l1: round(bySource.l1 / replayed, 5), l2: round(bySource.l2 / replayed, 5), upstream: round(bySource.upstream / replayed, 5) },
     // l2Hit / miss: lookups run alone (every SOLO_EVERY-th awaited one), what a service's caller sees;
     // underReplayLoad: the others, awaited among every lane's concurrent work (~1,000x real time's rate).
-    latency: { l1Hit: lat(l1), l2Hit: lat(soloL2), miss: lat(soloMiss), underReplayLoad: { l2Hit: lat(l2), miss: lat(miss) } },
+    // redisPingAfterL2Hit: a bare Redis round trip right after each solo L2 hit, in the same conditions.
+    latency: { l1Hit: lat(l1), l2Hit: lat(soloL2), redisPingAfterL2Hit: lat(soloPing), miss: lat(soloMiss), underReplayLoad: { l2Hit: lat(l2), miss: lat(miss) } },
     maxStaleMs: Math.round(maxStaleMs),
     staleAnswers,
     policyMaxStaleMs,
@@ -545,7 +565,8 @@ async function child(name: RunName): Promise<void> {
   const answers = serverAnswers(w);
   server.setFallback((n, type) => answers.get(`${type}:${n}`));
   try {
-    const env: Env = { server, redisUrl, fake: (process.env.BENCH_DNS_UPSTREAM ?? 'fake') === 'fake' ? new FakeUpstream(answers) : undefined };
+    const peers = process.send ? new ChildPeers() : undefined;
+    const env: Env = { server, redisUrl, peers, fake: (process.env.BENCH_DNS_UPSTREAM ?? 'fake') === 'fake' ? new FakeUpstream(answers) : undefined };
     const result = await run(env, w, name === 'oneProcess' ? 1 : 2, Number(process.env.BENCH_DNS_CHILD_DEADLINE));
     process.stdout.write(`${JSON.stringify({ result, workload: { lookups: w.lookups, monitoringLookups: w.monitoringLookups, ptrLookups: w.ptrLookups } })}\n`);
   } finally {
@@ -554,9 +575,10 @@ async function child(name: RunName): Promise<void> {
 }
 
 /** Runs `name` in a child process (this script again), so the two runs use both cores; its JSON result. */
-function spawnRun(name: RunName, env: Record<string, string>): Promise<{ result: ReturnType<typeof run> extends Promise<infer R> ? R : never; workload: Record<string, number> }> {
+function spawnRun(name: RunName, env: Record<string, string>, arbiter: SoloArbiter): Promise<{ result: ReturnType<typeof run> extends Promise<infer R> ? R : never; workload: Record<string, number> }> {
   return new Promise((resolve, reject) => {
     const proc = fork(process.argv[1], [], { env: { ...process.env, ...env, BENCH_DNS_CHILD: name }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    arbiter.add(proc);
     let out = '';
     proc.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     proc.on('error', reject);
@@ -585,10 +607,13 @@ async function main(): Promise<void> {
   const token = `b${process.pid.toString(36)}${Date.now().toString(36)}`;
   // The replay stops at the budget (minus time to report); Date.now(), as the children share it.
   const childEnv = { BENCH_DNS_CHILD_REDIS: redisUrl ?? '', BENCH_DNS_CHILD_TOKEN: token, BENCH_DNS_CHILD_DEADLINE: String(Date.now() + (BUDGET_S - 15) * 1000) };
+  // Both runs at once, each in its own process (their names and keys are disjoint): one core each; while one
+  // measures a solo lookup, the other is stopped (SoloArbiter).
+  const arbiter = new SoloArbiter();
+  process.on('exit', () => arbiter.close());
   try {
     if (redisUrl) await clearBenchDnsCache(redisUrl);
-    // Both runs at once, each in its own process (their names and keys are disjoint): one core each.
-    const [one, two] = await Promise.all([spawnRun('oneProcess', childEnv), spawnRun('twoReplicas', childEnv)]);
+    const [one, two] = await Promise.all([spawnRun('oneProcess', childEnv, arbiter), spawnRun('twoReplicas', childEnv, arbiter)]);
     const oneProcess = one.result;
     const twoReplicas = two.result;
     const line = {
@@ -600,7 +625,8 @@ async function main(): Promise<void> {
           : 'loopback test server (startDnsTestServer) through DnsClient: one real UDP round trip per upstream query, counted by the server',
       l2: redisUrl ? `redis ${redisUrl.replace(/\/\/[^@]*@/, '//')} (real)` : `MemoryL2 (${process.env.REDIS_URL ? 'REDIS_URL did not answer' : 'REDIS_URL not set'})`,
       clock: `virtual (${HOURS} h replayed, ${LANES} lanes); latencies real`,
-      processes: 'each run in a child process of its own, the two at once',
+      processes: 'each run in a child process of its own, the two at once; during a solo lookup of either, the other is stopped (SIGSTOP/SIGCONT)',
+      soloTurns: arbiter.turns,
       workload: {
         simulatedHours: HOURS,
         domains: DOMAINS,
@@ -628,6 +654,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } finally {
+    arbiter.close();
     if (redisUrl) await clearBenchDnsCache(redisUrl).catch(() => undefined);
   }
 }
