@@ -161,8 +161,6 @@ export class LaneClock implements Clock {
   }
 }
 
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * The other replay processes, seen from one of them. A solo lookup holds the machine-wide solo turn: granted
  * once every other replay process is stopped (SoloArbiter), so none of them runs replay work (or its GC) on a
@@ -186,6 +184,8 @@ export class SoloGate {
   private release: Promise<void> = Promise.resolve();
   private parked = 0;
   private mutex: Promise<void> = Promise.resolve();
+  /** The solo waiting for every other lane to park, woken by the last one (no polling). */
+  private allParked?: () => void;
 
   constructor(
     private active: number,
@@ -196,6 +196,7 @@ export class SoloGate {
   async checkpoint(): Promise<void> {
     if (!this.requested) return;
     this.parked++;
+    this.check();
     await this.release;
     this.parked--;
   }
@@ -203,11 +204,13 @@ export class SoloGate {
   /** A lane that has replayed all its events. */
   done(): void {
     this.active--;
+    this.check();
   }
 
   async solo<T>(fn: () => Promise<T>): Promise<T> {
     // Waiting for another lane's solo counts as parked.
     this.parked++;
+    this.check();
     const previous = this.mutex;
     let unlock!: () => void;
     this.mutex = new Promise((resolve) => (unlock = resolve));
@@ -218,7 +221,7 @@ export class SoloGate {
     this.requested = true;
     let acquired = false;
     try {
-      while (this.parked < this.active - 1) await tick();
+      if (this.parked < this.active - 1) await new Promise<void>((resolve) => (this.allParked = resolve));
       // Only once this process is quiet: the other processes are stopped from here until release().
       if (this.peers) {
         await this.peers.acquire();
@@ -230,6 +233,14 @@ export class SoloGate {
       this.requested = false;
       open();
       unlock();
+    }
+  }
+
+  private check(): void {
+    if (this.allParked && this.parked >= this.active - 1) {
+      const wake = this.allParked;
+      this.allParked = undefined;
+      wake();
     }
   }
 }
