@@ -1,10 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 // The launcher as ops run it: `dmarc serve NAME` in its own process.
 const BIN = path.resolve(__dirname, '../../../services/cli/bin/dmarc.js');
+// What `dmarc` runs: the sources bundled into one file, rebuilt when any of them changed.
+const BUNDLER = path.resolve(__dirname, '../../../services/cli/bin/cli-bundle.js');
+
+/**
+ * Brings the bundle up to date in a process of its own before each spawn, so the service finds it fresh
+ * rather than building it in its own memory (and services spawned together do not all build it). A failure
+ * is left to the service, which says why and runs the sources through tsx.
+ */
+async function prepareBundle(): Promise<void> {
+  if ((process.env.DMARC_LOADER ?? 'bundle') !== 'bundle') return;
+  await promisify(execFile)(process.execPath, [BUNDLER]).catch(() => undefined);
+}
 
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -26,9 +39,12 @@ export interface SpawnedService {
 /** Starts `dmarc serve NAME` with the integration endpoints from the environment plus `env`. */
 export async function spawnService(name: string, env: Record<string, string> = {}): Promise<SpawnedService> {
   const port = await freePort();
+  await prepareBundle();
   const child = spawn(process.execPath, [BIN, 'serve', name], {
     env: {
       PATH: process.env.PATH,
+      // bundle (default) or tsx: how `dmarc` runs the sources.
+      ...(process.env.DMARC_LOADER ? { DMARC_LOADER: process.env.DMARC_LOADER } : {}),
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       DATABASE_URL: process.env.DATABASE_URL,
       REDIS_URL: process.env.REDIS_URL,
