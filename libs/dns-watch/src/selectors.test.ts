@@ -62,6 +62,12 @@ describe('SelectorRecorder', () => {
     expect(recorder.size).toBe(2);
     expect(await recorder.record(TENANT, 'c.example', ['s'])).toEqual([]);
     expect(await recorder.record(TENANT, 'a.example', ['s'])).toEqual(['s']);
+    // Past the bound the oldest tenth goes at once: of 20, the 2 least recently written.
+    const twenty = new SelectorRecorder(db as unknown as Queryable, { now, maxEntries: 20 });
+    for (let i = 0; i <= 20; i++) await twenty.record(TENANT, `d${i}.example`, ['s']);
+    expect(twenty.size).toBe(19);
+    expect(await twenty.record(TENANT, 'd2.example', ['s'])).toEqual([]);
+    expect(await twenty.record(TENANT, 'd1.example', ['s'])).toEqual(['s']);
     expect(() => new SelectorRecorder(db as unknown as Queryable, { maxEntries: 0 })).toThrow(RangeError);
   });
 
