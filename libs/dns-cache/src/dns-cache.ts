@@ -119,6 +119,51 @@ export class DnsCache {
     }
   }
 
+  /**
+   * Many names of one type from the tiers alone, never the upstream: what L1 holds is served as by peek(),
+   * the rest is read from L2 in one round trip (MGET) and served when L2 holds it fresh (or in the prefetch
+   * window, which schedules the refresh as a lookup would). Undefined for a name neither tier can serve so
+   * (missing, stale, failed, an invalid name, an L2 outage): the caller resolves those one by one, through
+   * the flights, the shared lease and the upstream. For a batch of a report's source IPs: one round trip
+   * where resolve() would make one per name, and no flight or promise per name.
+   */
+  async readMany(names: readonly string[], type: RecordType | string): Promise<Array<DnsLookup | undefined>> {
+    const out = new Array<DnsLookup | undefined>(names.length);
+    const wanted: Array<{ at: number; q: Question }> = [];
+    for (let i = 0; i < names.length; i++) {
+      try {
+        out[i] = this.peek(names[i], type);
+        if (out[i] === undefined) wanted.push({ at: i, q: question(names[i], type) });
+      } catch {
+        // A remembered failure or an invalid name: resolve() says which.
+      }
+    }
+    if (wanted.length === 0 || !this.l2?.getMany) return out;
+    let values: Array<string | null>;
+    try {
+      values = await this.l2.getMany(wanted.map(({ q }) => sharedKey(q.type, q.name)));
+    } catch (error) {
+      this.l2Failed(error);
+      return out;
+    }
+    const now = this.clock.now();
+    for (let j = 0; j < wanted.length; j++) {
+      const { at, q } = wanted[j];
+      const shared = decodeEntry(values[j]);
+      if (shared === undefined || shared.kind === 'failed') continue;
+      const state = freshness(shared, now);
+      if (state !== 'fresh' && state !== 'prefetch') continue;
+      // L1 filled meanwhile (another caller's flight) with as new an entry: resolve() serves that one.
+      const current = this.l1.peek(q.slot);
+      if (current !== undefined && !isNewer(shared, current)) continue;
+      this.l1.set(q.slot, shared);
+      if (state === 'prefetch') this.prefetch.want(q.slot, shared, now);
+      this.metrics.counters.lookups++;
+      out[at] = this.present(shared, q.name, q.type, 'l2', now, state);
+    }
+    return out;
+  }
+
   /** Stops the prefetch timers. The L2 driver and the upstream belong to the caller. */
   close(): void {
     this.prefetch.close();

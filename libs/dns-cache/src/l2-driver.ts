@@ -8,6 +8,8 @@ export interface L2Lease {
 
 export interface L2Driver {
   get(key: string): Promise<string | null>;
+  /** Many keys in one round trip (MGET), values in key order. Optional: without it, readMany reads L1 only. */
+  getMany?(keys: readonly string[]): Promise<Array<string | null>>;
   /**
    * Stores `value` for `ttlMs`, then tells `channel`'s subscribers (carrying the value, so they need no GET),
    * then drops `lease` if it still holds its token — one round trip where the driver can.

@@ -23,6 +23,11 @@ export class MemoryL2 implements L2Driver {
     return this.read(key) ?? null;
   }
 
+  async getMany(keys: readonly string[]): Promise<Array<string | null>> {
+    this.touch();
+    return keys.map((key) => this.read(key) ?? null);
+  }
+
   async land(key: string, value: string, ttlMs: number, channel: string, lease?: L2Lease): Promise<void> {
     this.touch();
     this.values.set(key, { value, expiresAt: this.clock.now() + ttlMs });

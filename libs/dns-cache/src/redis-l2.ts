@@ -37,6 +37,10 @@ export class RedisL2 implements L2Driver {
     return this.redis.get(key);
   }
 
+  getMany(keys: readonly string[]): Promise<Array<string | null>> {
+    return keys.length === 0 ? Promise.resolve([]) : this.redis.mget(...keys);
+  }
+
   async land(key: string, value: string, ttlMs: number, channel: string, lease?: L2Lease): Promise<void> {
     const px = Math.max(1, Math.ceil(ttlMs));
     if (lease) await this.redis.eval(LAND, 2, key, lease.key, value, px, channel, lease.token);

@@ -161,4 +161,22 @@ describe('dns cache on a shared Redis', () => {
     expect(pttl).toBeGreaterThan(60_000);
     expect(upstream.count).toBe(1);
   });
+
+  it('readMany reads what another process landed with one MGET, and leaves the rest undefined', async () => {
+    const names = [0, 1, 2].map((i) => `many-${i}-${runId}.example`);
+    const upstream = new FakeUpstream();
+    for (const name of names.slice(0, 2)) upstream.a(name, '192.0.2.8', 300);
+    const a = cacheWith(upstream);
+    await Promise.all(names.slice(0, 2).map((name) => a.resolve(name, 'A')));
+    const b = cacheWith(new FakeUpstream());
+    // Callers are answered before the write to Redis lands.
+    for (let tries = 0; (await clients[0].exists(...names.slice(0, 2).map((n) => sharedKey('A', n)))) < 2; tries++) {
+      if (tries > 500) throw new Error('the answers never landed in Redis');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const read = await b.readMany(names, 'A');
+    expect(read.map((r) => r?.source)).toEqual(['l2', 'l2', undefined]);
+    expect(read[0]).toMatchObject({ answers: [{ address: '192.0.2.8' }], state: 'fresh' });
+    expect(b.metrics.counters).toMatchObject({ l2Hits: 2, upstreamQueries: 0 });
+  });
 });

@@ -62,6 +62,44 @@ describe('two tiers', () => {
     expect(h.l2.operations).toBe(0);
     expect(sharedKey('TXT', 'example.com')).toBe('global:dns:txt:example.com');
   });
+
+  it('readMany: L1 first, the rest from L2 in one round trip, never the upstream; what neither holds fresh is left to resolve()', async () => {
+    const h = harness({ l1MaxEntries: 2 });
+    for (const n of ['a', 'b', 'c', 'd']) h.upstream.a(`${n}.example`, '192.0.2.1', 300);
+    for (const n of ['a', 'b', 'c']) await h.cache.resolve(`${n}.example`, 'A');
+    await settle();
+    const b = h.another();
+    await b.resolve('c.example', 'A');
+    const before = { l2: h.l2.operations, upstream: h.upstream.count };
+    // c in b's L1; a and b only in L2; d nowhere; a bad name and an unknown type are left to resolve().
+    const got = await b.readMany(['c.example', 'A.Example.', 'b.example', 'd.example', 'bad..name'], 'A');
+    expect(got.map((r) => r && [r.name, r.source, r.ttl])).toEqual([
+      ['c.example', 'l1', 300],
+      ['a.example', 'l2', 300],
+      ['b.example', 'l2', 300],
+      undefined,
+      undefined,
+    ]);
+    expect(h.l2.operations - before.l2).toBe(1);
+    expect(h.upstream.count).toBe(before.upstream);
+    // What L2 answered is in L1 now.
+    expect(b.peek('a.example', 'A')).toMatchObject({ source: 'l1' });
+    expect(b.metrics.counters).toMatchObject({ l2Hits: 3, upstreamQueries: 0 });
+    // An L2 outage leaves the L2 part undefined and is counted, not thrown.
+    h.l2.failWith = new Error('connection refused');
+    const c = h.another();
+    await expect(c.readMany(['a.example'], 'A')).resolves.toEqual([undefined]);
+    expect(c.metrics.counters.l2Errors).toBe(1);
+  });
+
+  it('readMany leaves an entry past its TTL (stale) to resolve(), which refreshes it', async () => {
+    const h = harness();
+    h.upstream.a('old.example', '192.0.2.1', 60);
+    await h.cache.resolve('old.example', 'A');
+    await settle();
+    h.clock.advanceTo(h.clock.now() + 61_000);
+    await expect(h.another().readMany(['old.example'], 'A')).resolves.toEqual([undefined]);
+  });
 });
 
 class CollectingReader extends MetricReader {

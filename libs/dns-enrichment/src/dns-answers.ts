@@ -37,6 +37,11 @@ export interface DnsAnswers {
    * awaits `resolve`.
    */
   peek?(name: string, type: AnswerType): AnswerSet | undefined;
+  /**
+   * Many names from the cache's tiers in one go (one L2 round trip), never the upstream: an answer where a
+   * tier holds a fresh one, undefined where `resolve` is needed. Optional.
+   */
+  readMany?(names: readonly string[], type: AnswerType): Promise<ReadonlyArray<AnswerSet | undefined>>;
 }
 
 /** The records of `type` in a set (CNAMEs the cache chased are not among them, but be strict anyway). */

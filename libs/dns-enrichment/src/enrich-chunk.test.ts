@@ -1,5 +1,5 @@
 import { UpstreamFailure } from './__test-support__/upstream-failure';
-import { chunk, FakeAnswers, FakeAnswersWithPeek, lastTwoLabels, reverse4 } from './__test-support__/fake-answers';
+import { chunk, FakeAnswers, FakeAnswersWithPeek, FakeAnswersWithTiers, lastTwoLabels, reverse4 } from './__test-support__/fake-answers';
 import { Enricher, enrichChunk, enrichChunks } from './enrich-chunk';
 
 const DMARC = 'v=DMARC1; p=reject; rua=mailto:dmarc@example.test';
@@ -123,6 +123,30 @@ describe('enrichChunk', () => {
     const confirming = await enrichChunk(chunk('example.test', ['192.0.2.1']), enricher(answers, true));
     expect(confirming.sources[0].ptr).toBeNull();
     expect(answers.asked).toContain('PTR 1.2.0.192.in-addr.arpa');
+  });
+
+  it('reads what the shared tier holds in one call per thousand names, and looks up only the rest one by one', async () => {
+    const answers = new FakeAnswersWithTiers().hold('PTR', '1.2.0.192.in-addr.arpa', { rcode: 'NOERROR', answers: [{ type: 'PTR', target: 'local.sender.test' }] });
+    const ips = Array.from({ length: 1500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+    for (const ip of ips.slice(0, 1400)) answers.share('PTR', reverse4(ip), { rcode: 'NOERROR', answers: [{ type: 'PTR', target: `h-${ip}.shared.test` }] });
+    for (const ip of ips.slice(1400)) answers.ptr(ip, `h-${ip}.asked.test`);
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.1', ...ips, 'not-an-ip']), enricher(answers));
+    expect(enriched.sources).toHaveLength(1502);
+    expect(enriched.sources[0]).toEqual({ ip: '192.0.2.1', ptr: 'local.sender.test', baseDomain: 'sender.test' });
+    expect(enriched.sources[1]).toEqual({ ip: '10.0.0.0', ptr: 'h-10.0.0.0.shared.test', baseDomain: 'shared.test' });
+    expect(enriched.sources[1500]).toEqual({ ip: ips[1499], ptr: `h-${ips[1499]}.asked.test`, baseDomain: 'asked.test' });
+    expect(enriched.sources[1501]).toEqual({ ip: 'not-an-ip', ptr: null, baseDomain: null });
+    // 1,500 names not held locally: two readMany calls (1,000 + 500); the 100 the tiers lacked asked one by one.
+    expect(answers.readManyCalls.map((c) => c.length)).toEqual([1000, 500]);
+    expect(answers.asked.filter((q) => q.startsWith('PTR'))).toHaveLength(100);
+  });
+
+  it('looks every name up one by one when the shared tier fails', async () => {
+    const answers = new FakeAnswersWithTiers().ptr('192.0.2.9', 'x.sender.test');
+    answers.failReadMany = true;
+    const enriched = await enrichChunk(chunk('example.test', ['192.0.2.9']), enricher(answers));
+    expect(enriched.sources[0].ptr).toBe('x.sender.test');
+    expect(answers.asked).toContain('PTR 9.2.0.192.in-addr.arpa');
   });
 
   it('refuses a concurrency below 1', () => {

@@ -60,16 +60,26 @@ export async function enrichChunks(chunks: readonly ReportParsed[], enricher: En
   const ips = new Set<string>();
   for (const seen of chunkIps) for (const ip of seen) ips.add(ip);
   const domains = new Set(chunks.map((chunk) => chunk.metadata.policy.domain));
-  // What the cache holds in this process is read without a promise per IP; the rest is awaited.
+  // What the cache holds in this process is read without a promise per IP, what the shared tier holds in
+  // one round trip per thousand names; only the rest takes a lookup (and maybe an upstream query) each.
   const names = new Map<string, ReverseNames>();
-  const pending: string[] = [];
+  const notLocal: string[] = [];
   for (const ip of ips) {
     const known = lookups.sourceNow(ip);
     if (known) names.set(ip, known);
-    else pending.push(ip);
+    else notLocal.push(ip);
   }
+  const resolveRest = async () => {
+    const shared = await lookups.sourcesCached(notLocal);
+    const missing = notLocal.filter((ip) => {
+      const held = shared.get(ip);
+      if (held) names.set(ip, held);
+      return !held;
+    });
+    await Promise.all(missing.map(async (ip) => names.set(ip, await lookups.source(ip))));
+  };
   const [, records] = await Promise.all([
-    Promise.all(pending.map(async (ip) => names.set(ip, await lookups.source(ip)))),
+    resolveRest(),
     Promise.all([...domains].map(async (d) => [d, await lookups.domain(d)] as const)).then((pairs) => new Map(pairs)),
   ]);
   const resolvedAt = enricher.timestamp();

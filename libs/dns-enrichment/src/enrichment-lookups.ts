@@ -32,6 +32,8 @@ export interface DomainRecords {
 }
 
 const NONE: ReverseNames = Object.freeze({ ptr: null, baseDomain: null });
+/** Names per readMany call: one MGET each, small enough not to hold Redis up for others. */
+const READ_MANY = 1000;
 
 /** What one pass needs; made by `Enricher.lookups()`, thrown away after the pass. */
 export class EnrichmentLookups {
@@ -65,6 +67,40 @@ export class EnrichmentLookups {
       return NONE;
     }
     return set === undefined ? undefined : this.namesOf(this.ptrNames(set));
+  }
+
+  /**
+   * The names of those IPs the cache's tiers hold fresh, read in slices of READ_MANY names, one round trip
+   * to the shared tier each; an IP missing from the result needs `source`. Reads nothing with forward
+   * confirmation (it needs more than the PTR answer) or from a cache without readMany.
+   */
+  async sourcesCached(ips: readonly string[]): Promise<Map<string, ReverseNames>> {
+    const found = new Map<string, ReverseNames>();
+    const readMany = this.options.answers.readMany?.bind(this.options.answers);
+    if (this.options.confirmPtr || !readMany) return found;
+    const asked: Array<{ ip: string; name: string }> = [];
+    for (const ip of ips) {
+      const address = canonicalIp(ip);
+      if (!address) found.set(ip, NONE);
+      else asked.push({ ip, name: this.options.reverseName(address) });
+    }
+    for (let from = 0; from < asked.length; from += READ_MANY) {
+      const slice = asked.slice(from, from + READ_MANY);
+      let sets: ReadonlyArray<AnswerSet | undefined>;
+      try {
+        sets = await readMany(
+          slice.map((a) => a.name),
+          'PTR',
+        );
+      } catch {
+        continue;
+      }
+      slice.forEach(({ ip }, i) => {
+        const set = sets[i];
+        if (set !== undefined) found.set(ip, this.namesOf(this.ptrNames(set)));
+      });
+    }
+    return found;
   }
 
   domain(domain: string): Promise<DomainRecords> {

@@ -65,6 +65,24 @@ export class FakeAnswersWithPeek extends FakeAnswers {
   }
 }
 
+/** FakeAnswersWithPeek plus a shared tier: what `share` put there is answered by readMany (one call per slice, counted). */
+export class FakeAnswersWithTiers extends FakeAnswersWithPeek {
+  readonly readManyCalls: string[][] = [];
+  private readonly shared = new Map<string, AnswerSet>();
+  failReadMany = false;
+
+  share(type: AnswerType, name: string, answer: AnswerSet): this {
+    this.shared.set(`${type} ${name}`, answer);
+    return this;
+  }
+
+  async readMany(names: readonly string[], type: AnswerType): Promise<Array<AnswerSet | undefined>> {
+    this.readManyCalls.push([...names]);
+    if (this.failReadMany) throw new Error('L2 down');
+    return names.map((name) => this.peek(name, type) ?? this.shared.get(`${type} ${name}`));
+  }
+}
+
 export function record(sourceIp: string, count = 1): AggregateRecord {
   return {
     sourceIp,
