@@ -17,9 +17,25 @@ describe('countChunk', () => {
     );
     expect(counts).toMatchObject({ tenantId: T, reportId: 'r1', domain: 'example.com', day: '2025-03-10', records: 5, messages: 24, chunkCount: 1, recordCount: 5 });
     expect(counts.counters).toEqual([
-      { sourceIp: '192.0.2.1', headerFrom: 'example.com', messages: 17, none: 10, quarantine: 5, reject: 0, pass: 2, dkimAligned: 10, spfAligned: 2, dmarcPass: 12 },
-      { sourceIp: '192.0.2.1', headerFrom: 'mail.example.com', messages: 4, none: 4, quarantine: 0, reject: 0, pass: 0, dkimAligned: 4, spfAligned: 4, dmarcPass: 4 },
-      { sourceIp: '198.51.100.7', headerFrom: 'example.com', messages: 3, none: 0, quarantine: 0, reject: 3, pass: 0, dkimAligned: 0, spfAligned: 0, dmarcPass: 0 },
+      { sourceIp: '192.0.2.1', headerFrom: 'example.com', ptr: null, baseDomain: null, messages: 17, none: 10, quarantine: 5, reject: 0, pass: 2, dkimAligned: 10, spfAligned: 2, dmarcPass: 12 },
+      { sourceIp: '192.0.2.1', headerFrom: 'mail.example.com', ptr: null, baseDomain: null, messages: 4, none: 4, quarantine: 0, reject: 0, pass: 0, dkimAligned: 4, spfAligned: 4, dmarcPass: 4 },
+      { sourceIp: '198.51.100.7', headerFrom: 'example.com', ptr: null, baseDomain: null, messages: 3, none: 0, quarantine: 0, reject: 3, pass: 0, dkimAligned: 0, spfAligned: 0, dmarcPass: 0 },
+    ]);
+  });
+
+  it("gives each counter its source's PTR name and base domain from an enriched chunk's sources", () => {
+    const chunk = {
+      ...fixtureChunk(T, 'r1', [fixtureRecord({ sourceIp: '192.0.2.1' }), fixtureRecord({ sourceIp: '2001:DB8::1' }), fixtureRecord({ sourceIp: '198.51.100.7' })]),
+      sources: [
+        { ip: '192.0.2.1', ptr: 'mail-1.sender.example', baseDomain: 'sender.example' },
+        { ip: '2001:DB8::1', ptr: 'v6.sender.example', baseDomain: 'sender.example' },
+        { ip: '198.51.100.7', ptr: null, baseDomain: null },
+      ],
+    };
+    expect(countChunk(chunk).counters.map((c) => [c.sourceIp, c.ptr, c.baseDomain])).toEqual([
+      ['192.0.2.1', 'mail-1.sender.example', 'sender.example'],
+      ['198.51.100.7', null, null],
+      ['2001:db8::1', 'v6.sender.example', 'sender.example'],
     ]);
   });
 

@@ -1,11 +1,14 @@
 import { isIPv6, SocketAddress } from 'node:net';
-import type { AggregateRecord, ReportParsed } from '@dmarc/contracts';
+import type { AggregateRecord, ReportParsed, SourceNames } from '@dmarc/contracts';
 import { AggregationError } from './errors';
 
 /** What one (source IP, header-from) pair adds to its counters for the chunk's day. */
 export interface CounterDelta {
   sourceIp: string;
   headerFrom: string;
+  /** The source's PTR name and its base domain when the chunk was enriched (dmarc.reports.enriched), else null. */
+  ptr: string | null;
+  baseDomain: string | null;
   messages: number;
   none: number;
   quarantine: number;
@@ -59,11 +62,12 @@ const DISPOSITIONS = new Set(['none', 'quarantine', 'reject', 'pass']);
 const MAX_TIME = Date.UTC(9999, 11, 31);
 
 /**
- * Counts a chunk of a parsed aggregate report. Pure: no clock, no database, so the numbers can be
- * checked without PostgreSQL. Records sharing a (source IP, header-from) pair are merged here, so
- * the database sees one upsert row per pair however many records the chunk has.
+ * Counts a chunk of a parsed aggregate report, or of an enriched one (whose `sources` name each source IP).
+ * Pure: no clock, no database, so the numbers can be checked without PostgreSQL. Records sharing a
+ * (source IP, header-from) pair are merged here, so the database sees one upsert row per pair however
+ * many records the chunk has.
  */
-export function countChunk(chunk: ReportParsed): ChunkCounts {
+export function countChunk(chunk: ReportParsed & { readonly sources?: readonly SourceNames[] }): ChunkCounts {
   const { metadata } = chunk;
   if (!UUID.test(chunk.tenantId)) invalid(`tenantId ${JSON.stringify(chunk.tenantId.slice(0, 64))} is not a UUID`, 'tenantId');
   if (chunk.reportId === '') invalid('reportId is empty', 'reportId');
@@ -75,6 +79,8 @@ export function countChunk(chunk: ReportParsed): ChunkCounts {
   if (domain === '') invalid('metadata.policy.domain is empty', 'metadata.policy.domain');
 
   const duplicate = chunk.duplicateOf !== null && chunk.duplicateOf !== undefined;
+  // Keyed as the records spell the IP (the DNS service copies it from them).
+  const names = chunk.sources && chunk.sources.length > 0 ? new Map(chunk.sources.map((s) => [s.ip, s])) : undefined;
   let messages = 0;
   const byKey = new Map<string, CounterDelta>();
   chunk.records.forEach((record, i) => {
@@ -87,7 +93,21 @@ export function countChunk(chunk: ReportParsed): ChunkCounts {
     const key = `${sourceIp}\u0000${headerFrom}`;
     let delta = byKey.get(key);
     if (!delta) {
-      delta = { sourceIp, headerFrom, messages: 0, none: 0, quarantine: 0, reject: 0, pass: 0, dkimAligned: 0, spfAligned: 0, dmarcPass: 0 };
+      const named = names?.get(record.sourceIp);
+      delta = {
+        sourceIp,
+        headerFrom,
+        ptr: named?.ptr ?? null,
+        baseDomain: named?.baseDomain ?? null,
+        messages: 0,
+        none: 0,
+        quarantine: 0,
+        reject: 0,
+        pass: 0,
+        dkimAligned: 0,
+        spfAligned: 0,
+        dmarcPass: 0,
+      };
       byKey.set(key, delta);
     }
     const n = record.count;

@@ -107,12 +107,14 @@ fresh AS (
 counters AS (
   INSERT INTO aggregate_counters AS c (
     tenant_id, domain, day, source_ip, header_from, messages, disposition_none, disposition_quarantine,
-    disposition_reject, disposition_pass, dkim_aligned, spf_aligned, dmarc_pass)
+    disposition_reject, disposition_pass, dkim_aligned, spf_aligned, dmarc_pass, source_ptr, source_base_domain)
   SELECT f.tenant_id, f.domain, f.day, k.source_ip, k.header_from,
-         ${COUNTER_COLUMNS.map((c) => (shape === 'batch' ? `sum(k.${c})::bigint` : `k.${c}`)).join(', ')}
+         ${COUNTER_COLUMNS.map((c) => (shape === 'batch' ? `sum(k.${c})::bigint` : `k.${c}`)).join(', ')},
+         ${shape === 'batch' ? 'max(k.ptr), max(k.base_domain)' : 'k.ptr, k.base_domain'}
     FROM unnest($${COUNTERS_AT}::integer[], $${COUNTERS_AT + 1}::text[], $${COUNTERS_AT + 2}::text[],
-                ${COUNTER_FIELDS.map((_, i) => `$${COUNTERS_AT + 3 + i}::bigint[]`).join(', ')})
-         AS k(item, source_ip, header_from, ${COUNTER_COLUMNS.join(', ')})
+                ${COUNTER_FIELDS.map((_, i) => `$${COUNTERS_AT + 3 + i}::bigint[]`).join(', ')},
+                $${COUNTERS_AT + 3 + COUNTER_FIELDS.length}::text[], $${COUNTERS_AT + 4 + COUNTER_FIELDS.length}::text[])
+         AS k(item, source_ip, header_from, ${COUNTER_COLUMNS.join(', ')}, ptr, base_domain)
     JOIN fresh f ON f.ord = k.item
    -- One chunk's counters are already one row per key (merged in memory); a batch's are summed here.
    ${shape === 'batch' ? 'GROUP BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from' : ''}
@@ -126,6 +128,8 @@ counters AS (
     dkim_aligned = c.dkim_aligned + excluded.dkim_aligned,
     spf_aligned = c.spf_aligned + excluded.spf_aligned,
     dmarc_pass = c.dmarc_pass + excluded.dmarc_pass,
+    source_ptr = coalesce(excluded.source_ptr, c.source_ptr),
+    source_base_domain = coalesce(excluded.source_base_domain, c.source_base_domain),
     updated_at = now()
 ),
 policy AS (
@@ -246,12 +250,18 @@ function parameters(items: ReadonlyArray<ChunkToApply>, shape: keyof typeof ITEM
   const sourceIp = new Array<string>(size);
   const headerFrom = new Array<string>(size);
   const numbers = COUNTER_FIELDS.map(() => new Array<number>(size));
+  const ptr = new Array<string | null>(size);
+  const baseDomain = new Array<string | null>(size);
+  let named = false;
   let k = 0;
   items.forEach(({ counts }, i) => {
     for (const d of counts.counters) {
       at[k] = i + 1;
       sourceIp[k] = d.sourceIp;
       headerFrom[k] = d.headerFrom;
+      ptr[k] = d.ptr;
+      baseDomain[k] = d.baseDomain;
+      if (d.ptr !== null || d.baseDomain !== null) named = true;
       for (let n = 0; n < COUNTER_FIELDS.length; n++) numbers[n][k] = d[COUNTER_FIELDS[n]];
       k++;
     }
@@ -259,7 +269,9 @@ function parameters(items: ReadonlyArray<ChunkToApply>, shape: keyof typeof ITEM
   const columns = ITEM_COLUMNS.map(([, , value]) =>
     shape === 'single' ? value(items[0].counts, items[0].source) : items.map(({ counts, source }) => value(counts, source)),
   );
-  return [AGGREGATION_CONSUMER, ...columns, integers(at), texts(sourceIp), texts(headerFrom), ...numbers.map(integers)];
+  // Chunks from dmarc.reports.parsed name no source: NULL arrays, which unnest reads as all-null columns.
+  const names = named ? [nullableTexts(ptr), nullableTexts(baseDomain)] : [null, null];
+  return [AGGREGATION_CONSUMER, ...columns, integers(at), texts(sourceIp), texts(headerFrom), ...numbers.map(integers), ...names];
 }
 
 // The counter arrays as PostgreSQL array literals, which the statement's casts read as arrays. node-postgres
@@ -271,7 +283,15 @@ function integers(values: number[]): string {
 
 function texts(values: string[]): string {
   // Every element quoted: inside quotes only a backslash and a double quote need escaping.
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+  return `{${values.map(quoted).join(',')}}`;
+}
+
+function nullableTexts(values: Array<string | null>): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : quoted(v))).join(',')}}`;
+}
+
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
 }
 
 // The ledger is keyed by report id and chunk alone. Report ids are derived from the tenant and the

@@ -66,8 +66,8 @@ describe('domain summary and sources (PGlite)', () => {
     ]);
     expect(s.days[0].complianceRate).toBeNull();
     expect(s.topSources).toEqual([
-      { sourceIp: '192.0.2.1', messages: 130, dmarcPass: 130, dkimAligned: 115, spfAligned: 130, dispositions: { none: 130, quarantine: 0, reject: 0, pass: 0 }, passRate: 1, headerFroms: ['example.com', 'news.example.com'] },
-      { sourceIp: '203.0.113.66', messages: 25, dmarcPass: 0, dkimAligned: 0, spfAligned: 0, dispositions: { none: 0, quarantine: 5, reject: 20, pass: 0 }, passRate: 0, headerFroms: ['example.com'] },
+      { sourceIp: '192.0.2.1', ptr: null, baseDomain: null, messages: 130, dmarcPass: 130, dkimAligned: 115, spfAligned: 130, dispositions: { none: 130, quarantine: 0, reject: 0, pass: 0 }, passRate: 1, headerFroms: ['example.com', 'news.example.com'] },
+      { sourceIp: '203.0.113.66', ptr: null, baseDomain: null, messages: 25, dmarcPass: 0, dkimAligned: 0, spfAligned: 0, dispositions: { none: 0, quarantine: 5, reject: 20, pass: 0 }, passRate: 0, headerFroms: ['example.com'] },
     ]);
     expect(s.policy).toMatchObject({ day: '2025-03-12', p: 'reject', pct: 100 });
     expect(s.reports).toEqual({ count: 2, complete: 2 });
@@ -87,6 +87,22 @@ describe('domain summary and sources (PGlite)', () => {
     ]);
     const cut = await domainSources(store, { tenantId: acme, ...range, limit: 1 });
     expect(cut).toMatchObject({ total: 2, sources: [{ sourceIp: '192.0.2.1' }] });
+  });
+
+  it('names a source by its PTR name and base domain as last found in the range; a chunk without names erases none', async () => {
+    const agg = new ReportAggregator({ db: store, publisher: bus });
+    const named = (id: string, day: number, ptr: string | null) => {
+      const c = fixtureChunk(acme, id, [fixtureRecord({ sourceIp: '192.0.2.99', count: 1 })]);
+      const begin = FIXTURE_BEGIN + day * DAY;
+      return { ...c, metadata: { ...c.metadata, policy: { ...c.metadata.policy, domain: 'named.example' }, begin, end: begin + DAY - 1 }, sources: [{ ip: '192.0.2.99', ptr, baseDomain: ptr && 'sender.example' }] };
+    };
+    await agg.handle(named('n1', 0, 'old.sender.example'));
+    await agg.handle(named('n2', 2, 'new.sender.example'));
+    await agg.handle(named('n3', 2, null));
+    const { sources } = await domainSources(store, { tenantId: acme, domain: 'named.example', from: '2025-03-09', to: '2025-03-12', limit: 10 });
+    expect(sources).toMatchObject([{ sourceIp: '192.0.2.99', ptr: 'new.sender.example', baseDomain: 'sender.example', messages: 3 }]);
+    const early = await domainSources(store, { tenantId: acme, domain: 'named.example', from: '2025-03-10', to: '2025-03-10', limit: 10 });
+    expect(early.sources).toMatchObject([{ ptr: 'old.sender.example', messages: 1 }]);
   });
 
   it("never shows one tenant another's data for the same domain", async () => {

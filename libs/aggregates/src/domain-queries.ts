@@ -25,6 +25,10 @@ export interface DayCounts extends Counts {
 
 export interface SourceCounts extends Counts {
   sourceIp: string;
+  /** Its PTR name as the DNS service last found it in the range (null without the DNS service, or no name). */
+  ptr: string | null;
+  /** That name's base domain (public suffix + 1), e.g. google.com; null likewise. */
+  baseDomain: string | null;
   /** dmarcPass / messages. */
   passRate: number | null;
   /** The header-from domains this source sent as, sorted. */
@@ -115,8 +119,10 @@ export async function domainSources(db: Queryable, query: DomainQuery & { limit:
 }
 
 async function sourcesQuery(db: Queryable, scope: unknown[], limit: number): Promise<{ total: number; sources: SourceCounts[] }> {
-  const { rows } = await db.query<SumRow & { source_ip: string; header_froms: string[]; total: string }>(
-    `SELECT source_ip, ${SUMS}, array_agg(DISTINCT header_from ORDER BY header_from) AS header_froms, count(*) OVER () AS total
+  const { rows } = await db.query<SumRow & { source_ip: string; header_froms: string[]; total: string; ptr: string | null; base_domain: string | null }>(
+    `SELECT source_ip, ${SUMS}, array_agg(DISTINCT header_from ORDER BY header_from) AS header_froms, count(*) OVER () AS total,
+            (array_agg(source_ptr ORDER BY day DESC) FILTER (WHERE source_ptr IS NOT NULL))[1] AS ptr,
+            (array_agg(source_base_domain ORDER BY day DESC) FILTER (WHERE source_base_domain IS NOT NULL))[1] AS base_domain
        FROM aggregate_counters WHERE ${SCOPE}
       GROUP BY source_ip ORDER BY sum(messages) DESC, source_ip LIMIT $5`,
     [...scope, limit],
@@ -125,7 +131,14 @@ async function sourcesQuery(db: Queryable, scope: unknown[], limit: number): Pro
     total: rows.length === 0 ? 0 : Number(rows[0].total),
     sources: rows.map((r) => {
       const counts = countsOf(r);
-      return { sourceIp: r.source_ip, ...counts, passRate: rate(counts.dmarcPass, counts.messages), headerFroms: r.header_froms };
+      return {
+        sourceIp: r.source_ip,
+        ptr: r.ptr ?? null,
+        baseDomain: r.base_domain ?? null,
+        ...counts,
+        passRate: rate(counts.dmarcPass, counts.messages),
+        headerFroms: r.header_froms,
+      };
     }),
   };
 }

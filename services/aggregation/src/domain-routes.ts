@@ -24,11 +24,19 @@ const count = { type: 'integer' } as const;
 const rate = { type: ['number', 'null'] } as const;
 const dispositions = { type: 'object', properties: { none: count, quarantine: count, reject: count, pass: count } } as const;
 const counts = { messages: count, dmarcPass: count, dkimAligned: count, spfAligned: count, dispositions } as const;
+const nullableText = { type: ['string', 'null'] } as const;
 const source = {
   type: 'object',
-  properties: { sourceIp: { type: 'string' }, ...counts, passRate: rate, headerFroms: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    sourceIp: { type: 'string' },
+    // From the DNS service (dmarc.reports.enriched); null without it.
+    ptr: nullableText,
+    baseDomain: nullableText,
+    ...counts,
+    passRate: rate,
+    headerFroms: { type: 'array', items: { type: 'string' } },
+  },
 } as const;
-const nullableText = { type: ['string', 'null'] } as const;
 const error = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } } } as const;
 
 const summarySchema = {

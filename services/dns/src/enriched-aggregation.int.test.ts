@@ -54,6 +54,8 @@ describe('parsed → dns → enriched → aggregation (real Kafka, Redis, Postgr
     );
 
     server.set(`_dmarc.${DOMAIN}`, 'TXT', ['v=DMARC1; p=none'], 300);
+    // 192.0.2.0 has a PTR name; 192.0.2.1 none (NXDOMAIN).
+    server.set('0.2.0.192.in-addr.arpa', 'PTR', [`mx0.${run}-sender.co.uk.`], 600);
     const reportId = await fixtureRawReport(store, tenantId);
     const records = [1, 2, 3, 4].map((n) =>
       fixtureRecord({
@@ -71,13 +73,14 @@ describe('parsed → dns → enriched → aggregation (real Kafka, Redis, Postgr
       const row = (await store.query<{ complete: boolean }>('SELECT completed_at IS NOT NULL AS complete FROM aggregate_reports WHERE tenant_id = $1 AND report_id = $2', [tenantId, reportId])).rows[0];
       return row?.complete ? true : undefined;
     });
-    const counters = await store.query<{ source_ip: string; messages: string; dkim_aligned: string; disposition_reject: string }>(
-      'SELECT source_ip, messages, dkim_aligned, disposition_reject FROM aggregate_counters WHERE tenant_id = $1 AND domain = $2 ORDER BY source_ip',
+    const counters = await store.query<{ source_ip: string; messages: string; dkim_aligned: string; disposition_reject: string; source_ptr: string | null; source_base_domain: string | null }>(
+      'SELECT source_ip, messages, dkim_aligned, disposition_reject, source_ptr, source_base_domain FROM aggregate_counters WHERE tenant_id = $1 AND domain = $2 ORDER BY source_ip',
       [tenantId, DOMAIN],
     );
-    expect(counters.rows.map((r) => [r.source_ip, Number(r.messages), Number(r.dkim_aligned), Number(r.disposition_reject)])).toEqual([
-      ['192.0.2.0', 6, 2, 4],
-      ['192.0.2.1', 4, 4, 0],
+    // Counted as a parsed report would be, and each source named as the DNS service found it.
+    expect(counters.rows.map((r) => [r.source_ip, Number(r.messages), Number(r.dkim_aligned), Number(r.disposition_reject), r.source_ptr, r.source_base_domain])).toEqual([
+      ['192.0.2.0', 6, 2, 4, `mx0.${run}-sender.co.uk`, `${run}-sender.co.uk`],
+      ['192.0.2.1', 4, 4, 0, null, null],
     ]);
     expect(server.queries(`_dmarc.${DOMAIN}`, 'TXT').total).toBe(1);
     // The DKIM selectors the report showed are recorded for the DNS watch to follow.
