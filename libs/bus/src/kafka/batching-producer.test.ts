@@ -14,18 +14,37 @@ describe('BatchingProducer', () => {
     expect(sent.map(values)).toEqual([['a:1,2,3', 'b:x']]);
   });
 
-  it('sends at once when a batch is full, and never splits one call', async () => {
+  it('sends at once when a batch is full, and never splits a call for the message count', async () => {
     const sent: TopicMessages[][] = [];
     const producer = new BatchingProducer(async (b) => void sent.push(b), { lingerMs: 10_000, maxBatchMessages: 3 });
     await Promise.all([producer.send('a', [msg('1'), msg('2')]), producer.send('a', [msg('3'), msg('4')])]);
     expect(sent.map(values)).toEqual([['a:1,2'], ['a:3,4']]);
   });
 
-  it('starts a new request before the gathered calls pass maxBatchBytes, and sends a call over it alone', async () => {
+  it('starts a new request before the gathered calls pass maxBatchBytes, and sends a message over it alone', async () => {
     const sent: TopicMessages[][] = [];
     const producer = new BatchingProducer(async (b) => void sent.push(b), { lingerMs: 10_000, maxBatchMessages: 100, maxBatchBytes: 10 });
     await Promise.all([producer.send('a', [msg('1234')]), producer.send('a', [msg('5678')]), producer.send('a', [msg('abcdefghijkl')]), producer.send('a', [msg('z')])]);
     expect(sent.map(values)).toEqual([['a:1234,5678'], ['a:abcdefghijkl'], ['a:z']]);
+  });
+
+  it('sends a call over maxBatchBytes in consecutive parts under it, in order, resolving when all are in', async () => {
+    const sent: TopicMessages[][] = [];
+    const producer = new BatchingProducer(async (b) => void sent.push(b), { lingerMs: 10_000, maxBatchMessages: 100, maxBatchBytes: 10 });
+    await producer.send('a', [msg('1234'), msg('5678'), msg('90'), msg('abcdefghijkl'), msg('x')]);
+    expect(sent.map(values)).toEqual([['a:1234,5678,90'], ['a:abcdefghijkl'], ['a:x']]);
+  });
+
+  it('fails a call split in parts when one part fails', async () => {
+    let calls = 0;
+    const producer = new BatchingProducer(
+      async () => {
+        if (++calls === 2) throw Object.assign(new Error('broker down'), { retriable: true });
+      },
+      { lingerMs: 10_000, maxBatchMessages: 100, maxBatchBytes: 4 },
+    );
+    await expect(producer.send('a', [msg('1234'), msg('5678'), msg('90')])).rejects.toMatchObject({ name: 'PublishError', retriable: true });
+    expect(calls).toBe(3);
   });
 
   it('keeps one request in flight; calls made meanwhile go in the next one', async () => {

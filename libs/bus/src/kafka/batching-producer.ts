@@ -8,7 +8,8 @@ export interface BatchingOptions {
   maxBatchMessages: number;
   /**
    * Most bytes (keys, values, headers) per request, so calls gathered together stay under the broker's
-   * message.max.bytes (1 MiB by default). One call over it still goes, alone. Default 512 KiB.
+   * message.max.bytes (1 MiB by default). A call over it is sent in parts under it; a single message over
+   * it still goes, alone. Default 512 KiB.
    */
   maxBatchBytes?: number;
 }
@@ -45,8 +46,31 @@ export class BatchingProducer {
   send(topic: string, messages: Message[], force = false): Promise<void> {
     if (this.closed && !force) return Promise.reject(new BusClosedError('kafka producer'));
     if (messages.length === 0) return Promise.resolve();
+    const sizes = messages.map(sizeOf);
+    const bytes = sizes.reduce((sum, n) => sum + n, 0);
+    if (bytes <= this.maxBatchBytes || messages.length === 1) return this.enqueue(topic, messages, bytes);
+    // A call over the limit goes as consecutive parts under it (a message over it alone), queued together so
+    // nothing overtakes them: sent whole, the messages of one partition would make one record batch past the
+    // broker's message.max.bytes, and the broker refuses it whole (MESSAGE_TOO_LARGE). The call resolves when
+    // every part is acked; a part that fails fails the call (parts before it may be in: at least once, as
+    // any retried publish).
+    const parts: Array<Promise<void>> = [];
+    let from = 0;
+    let partBytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      if (i > from && partBytes + sizes[i] > this.maxBatchBytes) {
+        parts.push(this.enqueue(topic, messages.slice(from, i), partBytes));
+        from = i;
+        partBytes = 0;
+      }
+      partBytes += sizes[i];
+    }
+    parts.push(this.enqueue(topic, messages.slice(from), partBytes));
+    return Promise.all(parts).then(() => undefined);
+  }
+
+  private enqueue(topic: string, messages: Message[], bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const bytes = messages.reduce((sum, m) => sum + sizeOf(m), 0);
       this.pending.push({ topic, messages, bytes, resolve, reject });
       this.pendingCount += messages.length;
       this.pendingBytes += bytes;
@@ -91,7 +115,7 @@ export class BatchingProducer {
     }
   }
 
-  // Whole calls only, so a call's messages succeed or fail together.
+  // Whole parts only (a call under the limit is one part), so a part's messages succeed or fail together.
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let count = 0;

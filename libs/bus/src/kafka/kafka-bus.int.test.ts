@@ -28,6 +28,7 @@ const TOPICS = {
   close: topicFor('close'),
   concurrent: topicFor('concurrent'),
   batch: topicFor('batch'),
+  large: topicFor('large'),
 };
 type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 const contracts: Contracts = loadContracts({ topicAliases: Object.fromEntries(Object.values(TOPICS).map((t) => [t, SUBJECT])) });
@@ -68,7 +69,7 @@ beforeAll(async () => {
   bus = await createKafkaBus({ brokers, clientId: 'bus-int', contracts, logger, connectRetry: { maxAttempts: 10 } });
   await bus.ensureTopics([
     { topic: TOPICS.roundTrip, partitions: 3 },
-    ...[TOPICS.kill, TOPICS.malformed, TOPICS.downstream, TOPICS.close, TOPICS.concurrent, TOPICS.batch].map((topic) => ({ topic, partitions: 1 })),
+    ...[TOPICS.kill, TOPICS.malformed, TOPICS.downstream, TOPICS.close, TOPICS.concurrent, TOPICS.batch, TOPICS.large].map((topic) => ({ topic, partitions: 1 })),
   ]);
 });
 
@@ -298,6 +299,20 @@ describe('Kafka bus against a real broker', () => {
     expect(batches.length).toBeLessThan(40);
     expect(single).toEqual(['b-00', 'b-10', 'b-13', 'b-20', 'b-30']);
     expect(letters).toEqual(['BAD_REPORT']);
+  });
+});
+
+describe('Kafka bus: large publishes', () => {
+  it('(h) publishes in one call messages of one partition that together pass the broker message.max.bytes (1 MiB)', async () => {
+    // Four 400 KB values for one key: one record batch of 1.6 MB, which the broker refuses whole
+    // (MESSAGE_TOO_LARGE) unless the producer sends the call in parts.
+    const big = (id: string): ReportInboundInput => ({ ...report(id), payload: randomBytes(400_000) });
+    const ids = ['l-0', 'l-1', 'l-2', 'l-3'];
+    await bus.publish(TOPICS.large, ids.map((id) => ({ key: 'same', value: big(id), tenantId: 't-1' })));
+    const seen: string[] = [];
+    await consume({ groupId: `${runId}-large`, topics: [TOPICS.large], fromBeginning: true, handler: async (m) => void seen.push(idOf(m)) });
+    await waitFor('the four large messages', () => seen.length === 4, 30_000);
+    expect(seen).toEqual(ids);
   });
 });
 
