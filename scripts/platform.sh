@@ -44,7 +44,9 @@ start() {
   for entry in $SERVICES; do
     name=${entry%%:*} port=${entry#*:}
     if alive "$name"; then echo "platform: $name already running (pid $(cat "$RUN/$name.pid"))"; continue; fi
-    PORT=$port nohup $DMARC serve "$name" >"$RUN/$name.log" 2>&1 &
+    # The node options the service is deployed with (services/NAME/package.json "dmarc.nodeOptions").
+    opts=$(node -p "((require('./services/$name/package.json').dmarc || {}).nodeOptions || '')" 2>/dev/null || true)
+    PORT=$port NODE_OPTIONS="$opts ${NODE_OPTIONS:-}" nohup $DMARC serve "$name" >"$RUN/$name.log" 2>&1 &
     echo $! >"$RUN/$name.pid"
     echo "platform: started $name (pid $!, http://127.0.0.1:$port, log $RUN/$name.log)"
   done

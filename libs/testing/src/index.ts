@@ -12,4 +12,4 @@ export {
   type TestRecordType,
   type TestSoa,
 } from './dns-test-server';
-export { freePort, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';
+export { freePort, serviceNodeOptions, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';

@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +18,20 @@ const BUNDLER = path.resolve(__dirname, '../../../services/cli/bin/cli-bundle.js
 async function prepareBundle(): Promise<void> {
   if ((process.env.DMARC_LOADER ?? 'bundle') !== 'bundle') return;
   await promisify(execFile)(process.execPath, [BUNDLER]).catch(() => undefined);
+}
+
+/**
+ * The node options a service is deployed with: `dmarc.nodeOptions` in services/NAME/package.json (the DNS
+ * service's heap cap), which every launcher (scripts/platform.sh, this one) passes as NODE_OPTIONS ahead of
+ * any the caller gives. '' when it has none.
+ */
+export function serviceNodeOptions(name: string): string {
+  try {
+    const manifest = JSON.parse(readFileSync(path.resolve(__dirname, `../../../services/${name}/package.json`), 'utf8')) as { dmarc?: { nodeOptions?: string } };
+    return manifest.dmarc?.nodeOptions ?? '';
+  } catch {
+    return '';
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -51,6 +66,7 @@ export async function spawnService(name: string, env: Record<string, string> = {
       PORT: String(port),
       LOG_LEVEL: 'info',
       ...env,
+      NODE_OPTIONS: [serviceNodeOptions(name), env.NODE_OPTIONS ?? ''].join(' ').trim(),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
