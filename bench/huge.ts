@@ -27,7 +27,7 @@
  * - BENCH_DNS_CACHE=warm (default): the cache is warmed by publishing the same report once, unmeasured, for a
  *   throwaway tenant (same path, so exactly the names the measured run needs, each asked upstream once: what a
  *   million HTTP lookups would do, slower); then the measured POST for the bench's tenant. A million names do
- *   not fit the service's in-process L1 (DNS_L1_MAX_ENTRIES, default 100,000: the 300 MB target), so "warm"
+ *   not fit the service's in-process L1 (DNS_L1_MAX_ENTRIES, default 50,000: the 300 MB target), so "warm"
  *   means answered from Redis (L2): `dnsCacheCounters` (the service's counters over the measured part) show
  *   where the answers came from, `dnsUpstreamQueries` what still went upstream. `warmup` gives the warm-up
  *   pass's own figures: it is the same report through a cold cache (and services not yet warmed up).

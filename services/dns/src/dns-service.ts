@@ -38,7 +38,7 @@ export const dnsService = defineService({
       default: 300,
       description: "how often monitored domains' DMARC, SPF and DKIM records are re-read for dmarc.dns.changes; 0 turns the watch off",
     }),
-    DNS_L1_MAX_ENTRIES: int({ min: 1, default: 100_000, description: 'DNS answers kept in this process (L1 LRU); Redis holds the shared tier' }),
+    DNS_L1_MAX_ENTRIES: int({ min: 1, default: 50_000, description: 'DNS answers kept in this process (L1 LRU, about 720 bytes each); Redis holds the shared tier' }),
   },
   create(config) {
     const clients = new PlatformClients(config, 'dns');
