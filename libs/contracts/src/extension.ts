@@ -61,11 +61,12 @@ export class ValueExtension {
    * with the headers naming the longer schema.
    * @throws EncodeError naming the added field that does not match its type (or has no value nor default).
    */
-  encode(read: ReadValue, added: Readonly<Record<string, unknown>>): EncodedValue {
+  encode(read: ReadValue, added: object): EncodedValue {
+    const fields = added as Readonly<Record<string, unknown>>;
     const head = read.writer === this.from.id ? read.raw : this.reencode(read.value);
     const parts: Buffer[] = [head];
     for (const field of this.trailing) {
-      const value = added[field.name] === undefined ? field.fallback() : added[field.name];
+      const value = fields[field.name] === undefined ? field.fallback() : fields[field.name];
       try {
         parts.push(field.type.toBuffer(value));
       } catch (cause) {

@@ -63,19 +63,9 @@ export async function enrichChunks(chunks: readonly ReportParsed[], enricher: En
   // What the cache holds in this process is read without a promise per IP, what the shared tier holds in
   // one round trip per thousand names; only the rest takes a lookup (and maybe an upstream query) each.
   const names = new Map<string, ReverseNames>();
-  const notLocal: string[] = [];
-  for (const ip of ips) {
-    const known = lookups.sourceNow(ip);
-    if (known) names.set(ip, known);
-    else notLocal.push(ip);
-  }
   const resolveRest = async () => {
-    const shared = await lookups.sourcesCached(notLocal);
-    const missing = notLocal.filter((ip) => {
-      const held = shared.get(ip);
-      if (held) names.set(ip, held);
-      return !held;
-    });
+    for (const [ip, held] of await lookups.sourcesHeld(ips)) names.set(ip, held);
+    const missing = [...ips].filter((ip) => !names.has(ip));
     await Promise.all(missing.map(async (ip) => names.set(ip, await lookups.source(ip))));
   };
   const [, records] = await Promise.all([

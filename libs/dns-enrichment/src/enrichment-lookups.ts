@@ -52,43 +52,40 @@ export class EnrichmentLookups {
   }
 
   /**
-   * The IP's names when the cache holds what they need in this process (no await: most source IPs of a
-   * report stream are), else undefined and `source` is the way. Not with forward confirmation.
+   * The names of those IPs the cache's tiers hold fresh: what this process holds read synchronously (peek),
+   * the rest from the shared tier in slices of READ_MANY names, one round trip each (readMany). An IP missing
+   * from the result needs `source`. Reads nothing with forward confirmation (it needs more than the PTR
+   * answer); a cache without peek or readMany skips that tier.
    */
-  sourceNow(ip: string): ReverseNames | undefined {
-    if (this.options.confirmPtr || !this.options.answers.peek) return undefined;
-    const address = canonicalIp(ip);
-    if (!address) return NONE;
-    let set: AnswerSet | undefined;
-    try {
-      set = this.options.answers.peek(this.options.reverseName(address), 'PTR');
-    } catch {
-      // A remembered upstream failure: no name, as `ask` gives.
-      return NONE;
-    }
-    return set === undefined ? undefined : this.namesOf(this.ptrNames(set));
-  }
-
-  /**
-   * The names of those IPs the cache's tiers hold fresh, read in slices of READ_MANY names, one round trip
-   * to the shared tier each; an IP missing from the result needs `source`. Reads nothing with forward
-   * confirmation (it needs more than the PTR answer) or from a cache without readMany.
-   */
-  async sourcesCached(ips: readonly string[]): Promise<Map<string, ReverseNames>> {
+  async sourcesHeld(ips: Iterable<string>): Promise<Map<string, ReverseNames>> {
     const found = new Map<string, ReverseNames>();
-    const readMany = this.options.answers.readMany?.bind(this.options.answers);
-    if (this.options.confirmPtr || !readMany) return found;
-    const asked: Array<{ ip: string; name: string }> = [];
+    const { answers, confirmPtr, reverseName } = this.options;
+    if (confirmPtr) return found;
+    const shared: Array<{ ip: string; name: string }> = [];
     for (const ip of ips) {
       const address = canonicalIp(ip);
-      if (!address) found.set(ip, NONE);
-      else asked.push({ ip, name: this.options.reverseName(address) });
+      if (!address) {
+        found.set(ip, NONE);
+        continue;
+      }
+      const name = reverseName(address);
+      let set: AnswerSet | undefined;
+      try {
+        set = answers.peek?.(name, 'PTR');
+      } catch {
+        // A remembered upstream failure: no name, as `ask` gives.
+        found.set(ip, NONE);
+        continue;
+      }
+      if (set !== undefined) found.set(ip, this.named(firstName(set)));
+      else shared.push({ ip, name });
     }
-    for (let from = 0; from < asked.length; from += READ_MANY) {
-      const slice = asked.slice(from, from + READ_MANY);
+    if (!answers.readMany) return found;
+    for (let from = 0; from < shared.length; from += READ_MANY) {
+      const slice = shared.slice(from, from + READ_MANY);
       let sets: ReadonlyArray<AnswerSet | undefined>;
       try {
-        sets = await readMany(
+        sets = await answers.readMany(
           slice.map((a) => a.name),
           'PTR',
         );
@@ -97,7 +94,7 @@ export class EnrichmentLookups {
       }
       slice.forEach(({ ip }, i) => {
         const set = sets[i];
-        if (set !== undefined) found.set(ip, this.namesOf(this.ptrNames(set)));
+        if (set !== undefined) found.set(ip, this.named(firstName(set)));
       });
     }
     return found;
@@ -115,19 +112,11 @@ export class EnrichmentLookups {
     if (!address) return NONE;
     const set = await this.ask(this.options.reverseName(address), 'PTR');
     if (!set) return NONE;
-    const names = this.ptrNames(set);
-    return this.options.confirmPtr ? this.namesOf([(await this.firstConfirmed(names, address)) ?? '']) : this.namesOf(names);
+    return this.named(this.options.confirmPtr ? await this.firstConfirmed(ptrNames(set), address) : firstName(set));
   }
 
-  private ptrNames(set: AnswerSet): string[] {
-    return recordsOf(set, 'PTR')
-      .map((r) => (r.target ? normaliseDnsName(r.target) : ''))
-      .filter((n) => n.length > 0);
-  }
-
-  /** The first name and its base domain. */
-  private namesOf(names: readonly string[]): ReverseNames {
-    const ptr = names[0] || null;
+  /** A PTR name and its base domain; NONE for none. */
+  private named(ptr: string | null): ReverseNames {
     return ptr ? { ptr, baseDomain: this.options.baseDomain(ptr) } : NONE;
   }
 
@@ -171,6 +160,17 @@ export class EnrichmentLookups {
       this.queue.shift()?.();
     }
   }
+}
+
+/** The PTR names of an answer set, normalised, in order. */
+function ptrNames(set: AnswerSet): string[] {
+  return recordsOf(set, 'PTR')
+    .map((r) => (r.target ? normaliseDnsName(r.target) : ''))
+    .filter((n) => n.length > 0);
+}
+
+function firstName(set: AnswerSet): string | null {
+  return ptrNames(set)[0] ?? null;
 }
 
 /** The IP in one spelling (IPv6 compressed, lower case), so the forward check compares like with like; null for a non-IP. */

@@ -90,7 +90,7 @@ export const dnsService = defineService({
         const outgoing = (message: DeliveredMessage<typeof PARSED_TOPIC>, enrichment: ChunkEnrichment) => ({
           // Same key as the parsed chunk, so the partitioning (and any order) aggregation sees is unchanged.
           key: message.key ?? undefined,
-          encoded: enriched.encode(message, { ...enrichment }),
+          encoded: enriched.encode(message, enrichment),
           tenantId: message.tenantId,
           trace: message.trace,
         });
