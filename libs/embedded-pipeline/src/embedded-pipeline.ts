@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ReportAggregator } from '@dmarc/aggregates';
 import { createInProcessBus, isRetriable } from '@dmarc/bus';
-import { loadContracts, type ReportParsed, type ReportReceivedV1 } from '@dmarc/contracts';
+import { loadContracts, type ReportParsed, type ReportReceivedV1, TOPICS } from '@dmarc/contracts';
 import { IntakeError, ReportIntake } from '@dmarc/intake';
 import { ParsingStage } from '@dmarc/report-parsing';
 import { migrate, PgliteStore } from '@dmarc/store';
@@ -74,7 +74,7 @@ export async function runEmbeddedPipeline(files: readonly string[], options: Emb
     const subs = [
       await bus.consume({
         groupId: 'parsing',
-        topics: ['dmarc.reports.received'],
+        topics: [TOPICS.received],
         handler: async (m) => {
           try {
             const r = await stage.handle(m.value as ReportReceivedV1);
@@ -93,7 +93,7 @@ export async function runEmbeddedPipeline(files: readonly string[], options: Emb
       }),
       await bus.consume({
         groupId: 'aggregation',
-        topics: ['dmarc.reports.parsed'],
+        topics: [TOPICS.parsed],
         handler: async (m) => {
           await aggregator.handle(m.value as ReportParsed);
           progress.chunksAggregated++;

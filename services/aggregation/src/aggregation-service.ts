@@ -1,7 +1,7 @@
 import { AGGREGATES_UPDATED_TOPIC, AGGREGATION_CONSUMER, PARSED_TOPIC, pruneLedger, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
 import { bool, int, oneOf, string } from '@dmarc/config';
 import type { DeliveredMessage } from '@dmarc/bus';
-import type { ReportParsed } from '@dmarc/contracts';
+import { type ReportParsed, TOPICS } from '@dmarc/contracts';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { registerDomainRoutes } from './domain-routes';
@@ -9,7 +9,7 @@ import { registerDomainRoutes } from './domain-routes';
 // Enriched chunks carry every field of the parsed ones under the same names (schemas/dmarc.reports.enriched),
 // so the aggregator reads either; the ledger id (reportId:chunkIndex) is the same on both, so switching the
 // source never counts a chunk twice.
-const SOURCE_TOPICS = [PARSED_TOPIC, 'dmarc.reports.enriched'] as const;
+const SOURCE_TOPICS = [PARSED_TOPIC, TOPICS.enriched] as const;
 type SourceTopic = (typeof SOURCE_TOPICS)[number];
 
 /**
