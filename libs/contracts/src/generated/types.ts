@@ -31,6 +31,45 @@ export type AggregatesUpdatedV1Input = WithDefaults<AggregatesUpdatedV1, 'chunkI
 export type AggregatesUpdated = AggregatesUpdatedV1;
 export type AggregatesUpdatedInput = AggregatesUpdatedV1Input;
 
+// ---- dmarc.config.changes ----
+
+/** domain_added: start DNS discovery and warm the domain's entries. domain_removed: drop every entry of the domain. policy_changed: the domain's DMARC policy; drop policy:{domain}, dns:_dmarc.{domain}, compliance:{domain}:* and dashboard:{domain}:*. sources_changed: the domain's approved sending sources; drop the SPF record, policy evaluation (compliance) and dashboard entries of the domain. user_added, permissions_changed: drop that user's (userId) authorisation entries. api_key_created, api_key_revoked: drop the tenant's authorisation entries of that key. other: a kind this reader's version does not know (a newer writer's); drop every entry of the domain, or of the tenant when domain is null. */
+export type ConfigChangeKindV1 = 'other' | 'domain_added' | 'domain_removed' | 'policy_changed' | 'sources_changed' | 'user_added' | 'permissions_changed' | 'api_key_created' | 'api_key_revoked';
+
+/** A tenant's configuration changed through the API (a domain, its DMARC policy, its approved sending sources, a user's permissions, an API key). Published after the change is committed, from an outbox written in the same transaction, at least once and in order per tenant and domain (the message key is tenantId:domain, or tenantId: for tenant-wide changes). A consumer may see the same change twice (same eventId) and must treat it as a hint to drop or refresh cached entries, never as a delta; sequence only grows for one key, so a consumer may ignore a change older than one it has applied. */
+export interface ConfigChangeV1 {
+  /** Unique id of this change (a UUID), the same on every redelivery: the idempotence key. */
+  eventId: string;
+  /** Position of the change in the platform's outbox. Grows with commit order for one tenant and domain (writes to one domain are serialised by a row lock), so for one message key a larger sequence is a later change. */
+  sequence: number;
+  /** The tenant whose configuration changed; must equal the tenant-id header. */
+  tenantId: string;
+  /** The domain concerned, lower-case, without a trailing dot; null for tenant-wide changes (users, permissions, API keys). */
+  domain: null | string;
+  /** What changed. */
+  kind: ConfigChangeKindV1;
+  /** What changed, as the audit trail names it: domain:{name}, policy:{domain}, sources:{domain}, user:{id}, api-key:{id}. */
+  entity: string;
+  /** The user whose permissions changed (user_added, permissions_changed); null otherwise. */
+  userId: null | string;
+  /** The entity's version after the change when it has one (a domain's policy counts its writes from 1); null otherwise. */
+  version: null | number;
+  /** Who made the change: api-key:{id} for the API, or cli for the command line. */
+  actor: string;
+  /** The entity before the change, as JSON text; null when it did not exist. */
+  before: null | string;
+  /** The entity after the change, as JSON text; null when it was removed. */
+  after: null | string;
+  /** When the change was committed. (timestamp-millis) */
+  at: number;
+}
+export type ConfigChangeV1Input = WithDefaults<ConfigChangeV1, 'domain' | 'userId' | 'version' | 'before' | 'after'>;
+
+/** dmarc.config.changes: the latest version, v1. */
+export type ConfigChange = ConfigChangeV1;
+export type ConfigChangeKind = ConfigChangeKindV1;
+export type ConfigChangeInput = ConfigChangeV1Input;
+
 // ---- dmarc.dns.changes ----
 
 /** DMARC: TXT v=DMARC1 at _dmarc.<domain>. SPF: TXT v=spf1 at <domain>. DKIM: TXT at <selector>._domainkey.<domain>. */
@@ -529,6 +568,7 @@ export type TlsReportParsedInput = TlsReportParsedV1Input;
 /** Topic (subject) → the value a consumer receives. */
 export interface TopicValues {
   'dmarc.aggregates.updated': AggregatesUpdated;
+  'dmarc.config.changes': ConfigChange;
   'dmarc.dns.changes': DnsChange;
   'dmarc.reports.dlq': DeadLetter;
   'dmarc.reports.enriched': ReportEnriched;
@@ -542,6 +582,7 @@ export interface TopicValues {
 /** Topic (subject) → what a producer passes to encode/publish. */
 export interface TopicInputs {
   'dmarc.aggregates.updated': AggregatesUpdatedInput;
+  'dmarc.config.changes': ConfigChangeInput;
   'dmarc.dns.changes': DnsChangeInput;
   'dmarc.reports.dlq': DeadLetterInput;
   'dmarc.reports.enriched': ReportEnrichedInput;
@@ -555,6 +596,7 @@ export interface TopicInputs {
 /** Topic names, for code that should not spell them out. */
 export const Topics = {
   aggregatesUpdated: 'dmarc.aggregates.updated',
+  configChanges: 'dmarc.config.changes',
   dnsChanges: 'dmarc.dns.changes',
   reportsDlq: 'dmarc.reports.dlq',
   reportsEnriched: 'dmarc.reports.enriched',
@@ -568,6 +610,7 @@ export const Topics = {
 /** SHA-256 fingerprint of every published version; a change to a line here is an edit of a published schema. */
 export const SchemaFingerprints = {
   'dmarc.aggregates.updated/v1': '1f39fc60dd5b60b9e6f5bb32624d269dda0971b795964a09eebf77ccfb2f7e4d',
+  'dmarc.config.changes/v1': 'e3bf685ea3442ea396804f4ce072ed2a1fe9fcfcd851f914295f99efa21147cf',
   'dmarc.dns.changes/v1': '09070236ef9da2210cf6ea1715ef49c4312756cef116742ea494723d91a8fb41',
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
   'dmarc.reports.enriched/v1': '0ecaa3e2f36a1b2bceffcee19c35f8b6dc5c1523bffaf8505aae025040729895',
