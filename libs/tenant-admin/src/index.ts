@@ -1,0 +1,14 @@
+export { commitChange, type Actor, type AdminContext } from './admin-context';
+export { addSource, listSources, parseSource, removeSource, type ApprovedSource, type SourceKind } from './approved-sources';
+export { createApiKey, listApiKeys, revokeApiKey, type ApiKeyView } from './api-keys';
+export { listAudit, type AuditEntry } from './audit-trail';
+export { bearerKey, callerOfKeyHash, hashApiKey, type Caller } from './authenticate-caller';
+export { ConfigChangeRelay, type ConfigChangeRelayOptions } from './config-change-relay';
+export { CONFIG_CHANGES_TOPIC, configChangeMessage, recordConfigChange, type ConfigChangeRecord } from './config-changes';
+export { parseDomainName } from './domain-name';
+export { ALIGNMENT_MODES, getPolicy, POLICY_VALUES, putPolicy, type AlignmentMode, type DmarcPolicyInput, type DmarcPolicyView, type PolicyValue } from './domain-policy';
+export { addDomain, domainId, getDomain, listDomains, removeDomain, type DomainView } from './domains';
+export { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, TenantAdminError, type TenantAdminErrorCode } from './errors';
+export { DEFAULT_TIER_RATES, LocalRateLimiter, SharedRateLimiter, takeToken, type RateDecision, type RateLimiter, type RedisScripting, type SharedRateLimiterOptions, type TierRates } from './rate-limit';
+export { createTenant, getTenant, isTenantTier, TENANT_TIERS, type TenantTier, type TenantView } from './tenants';
+export { createUser, getUser, listUsers, PERMISSIONS, setPermissions, type Permission, type UserView } from './users';
