@@ -1,0 +1,60 @@
+// L2 in this process's memory, with the same expiry and index semantics as Redis: for unit tests and the
+// embedded pipeline (no Redis). Expired entries are dropped when read, as Redis does lazily.
+import type { CacheL2Driver } from './l2-driver';
+
+interface Held {
+  value: string;
+  expiresAt: number;
+}
+
+export class MemoryCacheL2 implements CacheL2Driver {
+  private readonly values = new Map<string, Held>();
+  private readonly indexes = new Map<string, { members: Set<string>; expiresAt: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async get(key: string): Promise<string | null> {
+    return this.live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlMs: number, indexKey: string): Promise<void> {
+    const expiresAt = this.now() + Math.max(1, Math.ceil(ttlMs));
+    this.values.set(key, { value, expiresAt });
+    let index = this.indexes.get(indexKey);
+    if (!index || index.expiresAt <= this.now()) this.indexes.set(indexKey, (index = { members: new Set(), expiresAt }));
+    index.members.add(key);
+    index.expiresAt = Math.max(index.expiresAt, expiresAt);
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const key of keys) if (this.live(key) && this.values.delete(key)) n++;
+    return n;
+  }
+
+  async deleteIndexed(indexKey: string): Promise<number> {
+    const index = this.indexes.get(indexKey);
+    this.indexes.delete(indexKey);
+    if (!index || index.expiresAt <= this.now()) return 0;
+    return this.delete([...index.members]);
+  }
+
+  async close(): Promise<void> {
+    this.values.clear();
+    this.indexes.clear();
+  }
+
+  /** Keys currently held (expired ones excluded), for tests. */
+  keys(): string[] {
+    return [...this.values.keys()].filter((key) => this.live(key));
+  }
+
+  private live(key: string): Held | undefined {
+    const held = this.values.get(key);
+    if (held && held.expiresAt <= this.now()) {
+      this.values.delete(key);
+      return undefined;
+    }
+    return held;
+  }
+}
