@@ -13,6 +13,7 @@ export class RedisBroadcast implements InvalidationBroadcast {
   private readonly listeners = new Set<BroadcastListener>();
   private connected = false;
   private closed = false;
+  private closing?: Promise<void>;
   private readonly firstConnect: Promise<void>;
 
   constructor(
@@ -70,10 +71,15 @@ export class RedisBroadcast implements InvalidationBroadcast {
     return this.connected;
   }
 
-  async close(): Promise<void> {
+  /** Idempotent: a second QUIT on a closing ioredis connection leaves a 2 s timer holding the process. */
+  close(): Promise<void> {
     this.closed = true;
     this.connected = false;
     this.listeners.clear();
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    this.closing ??= this.subscriber.quit().then(
+      () => undefined,
+      () => this.subscriber.disconnect(),
+    );
+    return this.closing;
   }
 }

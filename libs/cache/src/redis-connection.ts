@@ -33,13 +33,13 @@ export function connectRedisCache(url: string, options: RedisCacheConnectionOpti
   // Errors surface on the commands (and as the cache's degraded flag); an unhandled 'error' would kill the process.
   redis.on('error', () => undefined);
   const broadcast = new RedisBroadcast(redis, options.channel);
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await broadcast.close();
-    await redis.quit().catch(() => redis.disconnect());
-  };
+  let closing: Promise<void> | undefined;
+  // Once, however many owners call it (the cache's closeDrivers closes both the L2 and the broadcast).
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await broadcast.close();
+      await redis.quit().catch(() => redis.disconnect());
+    })());
   const l2 = new RedisCacheL2(redis, close);
   return {
     l2,
