@@ -9,6 +9,7 @@ export { parseDomainName } from './domain-name';
 export { ALIGNMENT_MODES, getPolicy, POLICY_VALUES, putPolicy, type AlignmentMode, type DmarcPolicyInput, type DmarcPolicyView, type PolicyValue } from './domain-policy';
 export { addDomain, domainId, getDomain, listDomains, removeDomain, type DomainView } from './domains';
 export { ConflictError, InvalidInputError, NotFoundError, RateLimitedError, TenantAdminError, type TenantAdminErrorCode } from './errors';
+export { connectRateLimitRedis, type RateLimitRedis } from './rate-limit-redis';
 export { DEFAULT_TIER_RATES, LocalRateLimiter, SharedRateLimiter, takeToken, type RateDecision, type RateLimiter, type RedisScripting, type SharedRateLimiterOptions, type TierRates } from './rate-limit';
 export { createTenant, getTenant, isTenantTier, TENANT_TIERS, type TenantTier, type TenantView } from './tenants';
 export { createUser, getUser, listUsers, PERMISSIONS, setPermissions, type Permission, type UserView } from './users';
