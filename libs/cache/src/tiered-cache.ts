@@ -37,6 +37,11 @@ export class TieredCache {
   private readonly pending: PendingInvalidations;
   private readonly unsubscribe: () => void;
   private closed = false;
+  /**
+   * Counts every invalidation or write this process has applied or heard of. A get() that read L2 while the
+   * count moved may hold a value that was just replaced: it is returned but not put in L1.
+   */
+  private generation = 0;
 
   constructor(options: TieredCacheOptions) {
     this.o = resolveOptions(options);
@@ -86,11 +91,13 @@ export class TieredCache {
     const stats = this.counters.of(type);
     const hit = this.readL1(key, stats);
     if (hit) return hit.value as T;
+    const generation = this.generation;
     const entry = await this.readL2(key, stats);
     if (!entry) {
       stats.misses++;
       return undefined;
     }
+    if (generation !== this.generation) return frozenValueOf(entry.raw) as T;
     return this.putL1(scope, key, entry, entry.raw) as T;
   }
 
@@ -105,8 +112,7 @@ export class TieredCache {
     const key = cacheKey(scope, type, id);
     if (value === undefined) return this.invalidate(scope, type, id);
     // A load that started before this write would bring back what it read then.
-    const running = this.flights.get(key);
-    if (running) running.invalidated = true;
+    this.markFlights((k) => k === key);
     const indexKey = groupIndexKey(groupBase(scope, type, id[0]));
     const now = this.o.now();
     if (!isReadable(policy)) {
@@ -304,7 +310,7 @@ export class TieredCache {
 
   /** Stores a frozen copy of the entry (`json`: its encoded form) in L1 and returns it (what every caller gets). */
   private putL1(scope: CacheScope, key: string, entry: CacheEntry, json: string): unknown {
-    const value = deepFreeze(JSON.parse(json) as { v: unknown }).v;
+    const value = frozenValueOf(json);
     if (this.closed) return value;
     const partition = partitionOf(scope);
     const budget = scope === 'global' ? this.o.quotas.global : this.o.quotas[scope.tier];
@@ -352,6 +358,7 @@ export class TieredCache {
   }
 
   private markFlights(matches: (key: string) => boolean): void {
+    this.generation++;
     for (const [key, flight] of this.flights) if (matches(key)) flight.invalidated = true;
   }
 
@@ -368,3 +375,6 @@ export class TieredCache {
     if (this.closed) throw new CacheClosedError();
   }
 }
+
+/** The value of an encoded entry, as a deep-frozen copy. */
+const frozenValueOf = (json: string): unknown => deepFreeze(JSON.parse(json) as { v: unknown }).v;

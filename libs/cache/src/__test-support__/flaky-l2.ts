@@ -1,9 +1,11 @@
-// An L2 that can be switched off, standing for an unreachable Redis in unit tests: every call fails while down.
+// An L2 that can be switched off, standing for an unreachable Redis in unit tests (every call fails while
+// down), or held, so a test can act while a call is on its way (hold() returns the release).
 import type { CacheL2Driver } from '../l2-driver';
 
 export class FlakyL2 implements CacheL2Driver {
   down = false;
   calls = 0;
+  private gate?: Promise<void>;
 
   constructor(private readonly inner: CacheL2Driver) {}
 
@@ -27,8 +29,24 @@ export class FlakyL2 implements CacheL2Driver {
     return this.inner.close();
   }
 
+  hold(): () => void {
+    let release: () => void = () => undefined;
+    this.gate = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.gate = undefined;
+      release();
+    };
+  }
+
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     this.calls++;
+    const gate = this.gate;
+    if (gate) {
+      // The value is read once the gate opens, as a reply still in flight would carry what was read before.
+      const value = fn();
+      await gate;
+      return value;
+    }
     if (this.down) throw new Error('connect ECONNREFUSED (test)');
     return fn();
   }
