@@ -10,5 +10,9 @@ export interface CacheL2Driver {
   delete(keys: readonly string[]): Promise<number>;
   /** Deletes every key indexed in `indexKey` and the index itself, at once; returns how many keys existed. */
   deleteIndexed(indexKey: string): Promise<number>;
+  /** Takes `leaseKey` for `ttlMs` if nobody holds it (SET NX PX); optional: without it loads are not shared. */
+  acquireLease?(leaseKey: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Drops the lease if `token` still holds it (a holder whose lease expired must not drop its successor's). */
+  releaseLease?(leaseKey: string, token: string): Promise<void>;
   close(): Promise<void>;
 }

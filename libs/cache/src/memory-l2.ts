@@ -39,14 +39,24 @@ export class MemoryCacheL2 implements CacheL2Driver {
     return this.delete([...index.members]);
   }
 
+  async acquireLease(leaseKey: string, token: string, ttlMs: number): Promise<boolean> {
+    if (this.live(leaseKey)) return false;
+    this.values.set(leaseKey, { value: token, expiresAt: this.now() + Math.max(1, Math.ceil(ttlMs)) });
+    return true;
+  }
+
+  async releaseLease(leaseKey: string, token: string): Promise<void> {
+    if (this.live(leaseKey)?.value === token) this.values.delete(leaseKey);
+  }
+
   async close(): Promise<void> {
     this.values.clear();
     this.indexes.clear();
   }
 
-  /** Keys currently held (expired ones excluded), for tests. */
+  /** Entry keys currently held (expired ones and leases excluded), for tests. */
   keys(): string[] {
-    return [...this.values.keys()].filter((key) => this.live(key));
+    return [...this.values.keys()].filter((key) => !key.endsWith(':~lease') && this.live(key));
   }
 
   private live(key: string): Held | undefined {

@@ -30,6 +30,13 @@ export interface TieredCacheOptions {
    * are not served (default 1000 ms). L1 is cleared when the broadcast reconnects.
    */
   unsubscribedL1MaxAgeMs?: number;
+  /**
+   * Cross-process coalescing: the first process to miss a key holds a Redis lease this long while it loads,
+   * the others wait for its value (default 5000 ms; 0: every process loads for itself).
+   */
+  leaseMs?: number;
+  /** How often a waiting process re-reads L2 (default 20 ms). */
+  leasePollMs?: number;
   /** Invalidations still to apply to L2 once it answers again, at most (default 10,000 keys or groups). */
   maxPendingInvalidations?: number;
   /** close() also closes the L2 driver and the broadcast (when this cache owns them). */
@@ -47,6 +54,8 @@ export interface ResolvedOptions {
   readonly l2RetryMs: number;
   readonly unsubscribedL1MaxAgeMs: number;
   readonly maxPendingInvalidations: number;
+  readonly leaseMs: number;
+  readonly leasePollMs: number;
   readonly closeDrivers: boolean;
   readonly onInvalidated?: (event: InvalidatedEvent) => void;
 }
@@ -69,6 +78,8 @@ export function resolveOptions(options: TieredCacheOptions): ResolvedOptions {
     l2RetryMs: nonNegative('l2RetryMs', options.l2RetryMs, 1000),
     unsubscribedL1MaxAgeMs: nonNegative('unsubscribedL1MaxAgeMs', options.unsubscribedL1MaxAgeMs, 1000),
     maxPendingInvalidations: nonNegative('maxPendingInvalidations', options.maxPendingInvalidations, 10_000),
+    leaseMs: nonNegative('leaseMs', options.leaseMs, 5_000),
+    leasePollMs: Math.max(1, nonNegative('leasePollMs', options.leasePollMs, 20)),
     closeDrivers: options.closeDrivers ?? false,
     onInvalidated: options.onInvalidated,
   };

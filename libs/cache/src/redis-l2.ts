@@ -18,6 +18,9 @@ end
 redis.call('del', KEYS[1])
 return n`;
 
+// Compare-and-delete.
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
 export class RedisCacheL2 implements CacheL2Driver {
   /** `onClose`: what close() does (the connection's close when this driver owns it; nothing by default). */
   constructor(
@@ -39,6 +42,14 @@ export class RedisCacheL2 implements CacheL2Driver {
 
   async deleteIndexed(indexKey: string): Promise<number> {
     return (await this.redis.eval(DELETE_INDEXED, 1, indexKey)) as number;
+  }
+
+  async acquireLease(leaseKey: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(leaseKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async releaseLease(leaseKey: string, token: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, leaseKey, token);
   }
 
   close(): Promise<void> {

@@ -113,6 +113,38 @@ describe('TieredCache', () => {
     expect(cache.stats().coalesced).toBe(49);
   });
 
+  it('coalesces across processes: while one holds the lease and loads, the other waits for its value', async () => {
+    const a = world.cache();
+    const b = world.cache({ leasePollMs: 5 });
+    let release: (v: string) => void = () => undefined;
+    let loads = 0;
+    const slow = () => {
+      loads++;
+      return new Promise<string>((resolve) => (release = resolve));
+    };
+    const first = a.getOrLoad(tenantA, 'trend', ['example.com'], slow);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = b.getOrLoad(tenantA, 'trend', ['example.com'], slow);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(loads).toBe(1);
+    release('shared');
+    expect(await Promise.all([first, second])).toEqual(['shared', 'shared']);
+    expect(loads).toBe(1);
+    expect(b.stats().l2.hits).toBe(1);
+  });
+
+  it('a lease holder whose load fails lets the waiting process load for itself', async () => {
+    const a = world.cache();
+    const b = world.cache({ leasePollMs: 5 });
+    let fail: (e: Error) => void = () => undefined;
+    const first = a.getOrLoad(tenantA, 'trend', ['x'], () => new Promise<string>((_, reject) => (fail = reject)));
+    await new Promise((r) => setTimeout(r, 5));
+    const second = b.getOrLoad(tenantA, 'trend', ['x'], async () => 'b loaded');
+    fail(new Error('db down'));
+    await expect(first).rejects.toThrow('db down');
+    expect(await second).toBe('b loaded');
+  });
+
   it('a failed load reaches its callers and is not cached', async () => {
     const cache = world.cache();
     const failing = async () => {

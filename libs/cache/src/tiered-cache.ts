@@ -13,6 +13,7 @@ import { L2Circuit } from './l2-circuit';
 import { resolveOptions, type InvalidatedEvent, type ResolvedOptions, type TieredCacheOptions } from './options';
 import { PendingInvalidations } from './pending-invalidations';
 import { isReadable, lifetimeOf, type DataPolicy } from './policy';
+import { SharedLoad } from './shared-load';
 import { StatsCounter, type CacheStats } from './stats';
 
 export interface EntryOptions {
@@ -35,6 +36,7 @@ export class TieredCache {
   private readonly counters = new StatsCounter();
   private readonly circuit: L2Circuit;
   private readonly pending: PendingInvalidations;
+  private readonly shared: SharedLoad;
   private readonly unsubscribe: () => void;
   private closed = false;
   /**
@@ -47,6 +49,7 @@ export class TieredCache {
     this.o = resolveOptions(options);
     this.circuit = new L2Circuit(this.o.l2RetryMs, this.o.now);
     this.pending = new PendingInvalidations(this.o.maxPendingInvalidations);
+    this.shared = new SharedLoad(this.o.l2, { leaseMs: this.o.leaseMs, pollMs: this.o.leasePollMs, maxWaitMs: this.o.leaseMs }, () => this.l2Failed());
     const listener: BroadcastListener = {
       onMessage: (message) => this.onRemote(message),
       // Whatever was invalidated while we were not listening may still be in L1.
@@ -229,6 +232,30 @@ export class TieredCache {
     if (cached && !flight.invalidated) {
       return this.putL1(scope, key, cached, cached.raw) as T;
     }
+    let token: string | undefined;
+    if (!flight.invalidated && this.circuit.usable() && this.shared.enabled) {
+      // Another process may be loading this key right now: wait for its value rather than load it again.
+      const outcome = await this.shared.acquireOrWait(key, () => this.readL2(key, stats, false), () => flight.invalidated);
+      if (outcome.kind === 'landed' && !flight.invalidated) return this.putL1(scope, key, outcome.entry, outcome.entry.raw) as T;
+      if (outcome.kind === 'load') token = outcome.token;
+    }
+    try {
+      return await this.loadAndStore(scope, policy, key, stats, load, flight, requestedTtlMs);
+    } finally {
+      // After the write: a waiter that finds the lease gone finds the value too.
+      if (token) await this.shared.release({ key, token });
+    }
+  }
+
+  private async loadAndStore<T>(
+    scope: CacheScope,
+    policy: DataPolicy,
+    key: string,
+    stats: { misses: number; loads: number },
+    load: () => Promise<T>,
+    flight: Flight,
+    requestedTtlMs: number | undefined,
+  ): Promise<T> {
     stats.misses++;
     this.counters.loads++;
     stats.loads++;
@@ -267,7 +294,8 @@ export class TieredCache {
     return undefined;
   }
 
-  private async readL2(key: string, stats: { l2Hits: number }): Promise<(CacheEntry & { raw: string }) | undefined> {
+  /** `countMiss`: false while polling for another process's value (each poll is not a miss of its own). */
+  private async readL2(key: string, stats: { l2Hits: number }, countMiss = true): Promise<(CacheEntry & { raw: string }) | undefined> {
     if (!this.circuit.usable()) return undefined;
     let raw: string | null;
     try {
@@ -279,7 +307,7 @@ export class TieredCache {
     }
     const entry = decodeEntry(raw);
     if (!entry || !isFresh(entry.expiresAt, this.o.now())) {
-      this.counters.l2Misses++;
+      if (countMiss) this.counters.l2Misses++;
       return undefined;
     }
     this.counters.l2Hits++;

@@ -46,9 +46,17 @@ class Child {
   }
 
   async getOrLoad(scope: CacheScope, type: string, id: string[], source: unknown): Promise<Line> {
+    return this.send(scope, type, id, source).result;
+  }
+
+  /** Sends one getOrLoad; `loading()` resolves when the child's loader starts, `result` when it answers. */
+  send(scope: CacheScope, type: string, id: string[], source: unknown, delayMs = 0): { loading: () => Promise<Line>; result: Promise<Line> } {
     const seq = ++this.seq;
-    this.process.stdin!.write(`${JSON.stringify({ seq, op: 'getOrLoad', scope, type, id, source })}\n`);
-    return this.waitFor(`result ${seq}`, (l) => l.event === 'result' && l.seq === seq);
+    this.process.stdin!.write(`${JSON.stringify({ seq, op: 'getOrLoad', scope, type, id, source, delayMs })}\n`);
+    return {
+      loading: () => this.waitFor(`loading ${seq}`, (l) => l.event === 'loading' && l.seq === seq),
+      result: this.waitFor(`result ${seq}`, (l) => l.event === 'result' && l.seq === seq),
+    };
   }
 
   invalidations(): Line[] {
@@ -111,5 +119,22 @@ describe('two processes sharing Redis', () => {
     const next = await child.getOrLoad(scope, 'policy', [domain], { p: 'from-source' });
     expect(next).toMatchObject({ value: { p: 'reject', pct: 100 }, loaded: false, inL1: true });
     await cache.invalidate(scope, 'policy', [domain]);
+  });
+
+  it('coalesces across processes: while B loads a key under its lease, A waits for B\'s value instead of loading', async () => {
+    const id = [domain, 'trend-30d'];
+    const sent = child.send(scope, 'trend', id, { points: [1, 2, 3] }, 1_000);
+    await sent.loading();
+    let aLoads = 0;
+    const hitsBefore = cache.stats().l2.hits;
+    const value = await cache.getOrLoad(scope, 'trend', id, async () => {
+      aLoads++;
+      return { points: ['A'] };
+    });
+    expect(value).toEqual({ points: [1, 2, 3] });
+    expect(aLoads).toBe(0);
+    expect(cache.stats().l2.hits).toBe(hitsBefore + 1);
+    expect(await sent.result).toMatchObject({ loaded: true, value: { points: [1, 2, 3] } });
+    await cache.invalidateGroup(scope, 'trend', domain);
   });
 });
