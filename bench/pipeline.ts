@@ -60,7 +60,7 @@ import {
   startBenchDns,
   upstreamQueries,
 } from './dns-fixture';
-import { cpuSeconds } from './process-cpu';
+import { cpuSeconds, InfraCpu } from './process-cpu';
 import { recordsPerReport } from './report-sizes';
 import { seededRandom } from './seeded-random';
 import { benchServiceEnv } from './service-env';
@@ -249,6 +249,7 @@ async function main(): Promise<void> {
 
     const publishedAt = new Map<string, number>();
     const cpuBefore = services.map((svc) => cpuSeconds(svc.child.pid));
+    const infraCpu = await InfraCpu.begin((sql) => store.query(sql));
     const t0 = Date.now();
     await publishAll(bus, tenantId, reports, publishedAt);
     const publishSeconds = (Date.now() - t0) / 1000;
@@ -262,6 +263,7 @@ async function main(): Promise<void> {
       done = Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM aggregate_reports WHERE tenant_id = $1 AND completed_at IS NOT NULL', [tenantId])).rows[0].n);
     }
 
+    const infra = await infraCpu.end((sql) => store.query(sql));
     const cpu = Object.fromEntries(
       services.map((svc, i) => {
         const [now, before] = [cpuSeconds(svc.child.pid), cpuBefore[i]];
@@ -333,6 +335,7 @@ async function main(): Promise<void> {
         latencyP50ByTenthMs: tenths(byPublish),
         stagesMs: { publishToReceived: stage(ingest), receivedToFirstChunk: stage(toAggregation), firstChunkToComplete: stage(aggregating) },
         serviceCpuSeconds: cpu,
+        infraCpuSeconds: infra,
         vmHwmMb,
         dnsEnrichment: DNS,
         ...(dns
