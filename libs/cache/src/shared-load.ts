@@ -22,16 +22,14 @@ export interface SharedLoadOptions {
   pollMs: number;
   /** After this long waiting on someone else's lease, load anyway. */
   maxWaitMs: number;
+  /** Told of each L2 failure (the cache's circuit). */
+  onL2Error: () => void;
 }
 
 export class SharedLoad {
-  private readonly owner = randomUUID();
-  private seq = 0;
-
   constructor(
     private readonly l2: CacheL2Driver,
     private readonly options: SharedLoadOptions,
-    private readonly onL2Error: () => void,
   ) {}
 
   get enabled(): boolean {
@@ -44,7 +42,8 @@ export class SharedLoad {
    */
   async acquireOrWait<E extends CacheEntry>(key: string, readL2: () => Promise<E | undefined>, abandoned: () => boolean): Promise<SharedOutcome<E>> {
     if (!this.enabled) return { kind: 'load' };
-    const token = `${this.owner}:${++this.seq}`;
+    // Unique per attempt, so a release can only ever drop the lease this attempt took.
+    const token = randomUUID();
     const polls = Math.max(1, Math.ceil(this.options.maxWaitMs / this.options.pollMs));
     for (let i = 0; i <= polls; i++) {
       const taken = await this.tryAcquire(key, token);
@@ -71,7 +70,7 @@ export class SharedLoad {
       await this.l2.releaseLease?.(leaseKeyOf(lease.key), lease.token);
     } catch {
       // It expires by itself.
-      this.onL2Error();
+      this.options.onL2Error();
     }
   }
 
@@ -80,7 +79,7 @@ export class SharedLoad {
     try {
       return await this.l2.acquireLease!(leaseKeyOf(key), token, this.options.leaseMs);
     } catch {
-      this.onL2Error();
+      this.options.onL2Error();
       return undefined;
     }
   }

@@ -49,7 +49,7 @@ export class TieredCache {
     this.o = resolveOptions(options);
     this.circuit = new L2Circuit(this.o.l2RetryMs, this.o.now);
     this.pending = new PendingInvalidations(this.o.maxPendingInvalidations);
-    this.shared = new SharedLoad(this.o.l2, { leaseMs: this.o.leaseMs, pollMs: this.o.leasePollMs, maxWaitMs: this.o.leaseMs }, () => this.l2Failed());
+    this.shared = new SharedLoad(this.o.l2, { leaseMs: this.o.leaseMs, pollMs: this.o.leasePollMs, maxWaitMs: this.o.leaseMs, onL2Error: () => this.l2Failed() });
     const listener: BroadcastListener = {
       onMessage: (message) => this.onRemote(message),
       // Whatever was invalidated while we were not listening may still be in L1.
