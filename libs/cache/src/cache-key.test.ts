@@ -65,5 +65,6 @@ describe('cache keys', () => {
     expect(() => cacheKey({ tenantId: '', tier: 'starter' }, 'policy', ['a'])).toThrow(InvalidKeyError);
     expect(() => cacheKey(t1, '', ['a'])).toThrow(InvalidKeyError);
     expect(() => cacheKey(t1, 'policy', [1 as unknown as string])).toThrow(InvalidKeyError);
+    expect(() => cacheKey({ tenantId: '1', tier: 'gold' as 'starter' }, 'policy', ['a'])).toThrow(/unknown tenant tier/);
   });
 });

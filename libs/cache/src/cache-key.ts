@@ -7,6 +7,8 @@ import { InvalidKeyError } from './errors';
 export type TenantTier = 'starter' | 'business' | 'enterprise';
 export type CacheScope = { tenantId: string; tier: TenantTier } | 'global';
 
+const TIERS: readonly string[] = ['starter', 'business', 'enterprise'];
+
 // Without the `u` flag the class matches single UTF-16 code units, so a lone surrogate is escaped on its own.
 const UNSAFE = /[^A-Za-z0-9._-]/g;
 
@@ -21,6 +23,8 @@ export function escapeKeyPart(part: string): string {
 export function partitionOf(scope: CacheScope): string {
   if (scope === 'global') return 'global';
   if (typeof scope.tenantId !== 'string' || scope.tenantId === '') throw new InvalidKeyError('tenantId must be a non-empty string');
+  // The tier picks the memory budget: an unknown one would mean no budget at all.
+  if (!TIERS.includes(scope.tier)) throw new InvalidKeyError(`unknown tenant tier ${JSON.stringify(scope.tier)}`);
   return `tenant:${escapeKeyPart(scope.tenantId)}`;
 }
 
