@@ -37,6 +37,9 @@ export class PlatformClients {
   /** In `setup`: readiness checks and shutdown hooks. */
   attach(ctx: ServiceContext): void {
     ctx.readiness.add('postgres', () => this.store.ping());
+    ctx.telemetry.meter
+      .createObservableCounter('dmarc_db_statements_total', { description: 'statements this process sent to PostgreSQL (BEGIN and COMMIT included)' })
+      .addCallback((result) => result.observe(this.store.statementsSent));
     ctx.readiness.add('kafka', () => void this.bus);
     ctx.onShutdown(() => this.store.close());
     ctx.onShutdown(() => this.connected?.close());

@@ -33,6 +33,25 @@ afterAll(async () => {
 describeStoreContract('PgStore', { openFresh: async () => new PgStore({ url, schema: await freshSchema(), poolSize: 4 }) });
 
 describe('PgStore on PostgreSQL', () => {
+  it('counts the statements it sends: one per query or exec, BEGIN and COMMIT for a transaction', async () => {
+    const store = new PgStore({ url, schema: await freshSchema(), poolSize: 2 });
+    try {
+      expect(store.statementsSent).toBe(0);
+      await store.query('SELECT 1');
+      await store.exec('CREATE TABLE counted (x int)');
+      expect(store.statementsSent).toBe(2);
+      await store.transaction(async (tx) => {
+        await tx.query('INSERT INTO counted VALUES (1)');
+        await tx.query('INSERT INTO counted VALUES (2)');
+      });
+      expect(store.statementsSent).toBe(6);
+      await expect(store.query('SELECT * FROM no_such_table')).rejects.toThrow();
+      expect(store.statementsSent).toBe(7);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('applies each migration once when two stores migrate the same schema at once', async () => {
     const schema = await freshSchema();
     const a = new PgStore({ url, schema });

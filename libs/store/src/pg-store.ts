@@ -42,6 +42,7 @@ export class PgStore implements Store {
   readonly driver = 'pg';
   readonly #pool: Pool;
   readonly #target: string | undefined;
+  readonly #counter = { statements: 0 };
   #closing: Promise<void> | undefined;
 
   constructor(options: PgStoreOptions) {
@@ -63,8 +64,17 @@ export class PgStore implements Store {
     this.#pool.on('error', (err) => onError?.(toStoreError(err, this.#target)));
   }
 
+  /**
+   * Statements sent to the server so far, transactions' BEGIN and COMMIT included: what a cache in front of
+   * the store saves is read here (the `dmarc_db_statements_total` metric).
+   */
+  get statementsSent(): number {
+    return this.#counter.statements;
+  }
+
   async query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult<T>> {
     this.#assertOpen();
+    this.#counter.statements++;
     try {
       return toResult<T>(await this.#pool.query(singleStatement(sql, params, options)));
     } catch (err) {
@@ -74,6 +84,7 @@ export class PgStore implements Store {
 
   async exec(sql: string): Promise<void> {
     this.#assertOpen();
+    this.#counter.statements++;
     try {
       await this.#pool.query(sql);
     } catch (err) {
@@ -106,7 +117,7 @@ export class PgStore implements Store {
     // else would otherwise be an unhandled 'error' event. The next query on it fails and says why.
     const ignore = (): void => undefined;
     client.on('error', ignore);
-    const tx = new PgTransaction(client, this.#target);
+    const tx = new PgTransaction(client, this.#target, this.#counter);
     let broken: Error | undefined;
     try {
       await tx.query(beginStatement(options));
@@ -139,10 +150,12 @@ class PgTransaction implements Queryable {
   constructor(
     private readonly client: PoolClient,
     private readonly target: string | undefined,
+    private readonly counter: { statements: number },
   ) {}
 
   async query<T = Record<string, unknown>>(sql: string, params?: QueryParams, options?: QueryOptions): Promise<QueryResult<T>> {
     this.#assertActive();
+    this.counter.statements++;
     try {
       return toResult<T>(await this.client.query(singleStatement(sql, params, options)));
     } catch (err) {
@@ -152,6 +165,7 @@ class PgTransaction implements Queryable {
 
   async exec(sql: string): Promise<void> {
     this.#assertActive();
+    this.counter.statements++;
     try {
       await this.client.query(sql);
     } catch (err) {
