@@ -3,6 +3,7 @@ import { analyze } from './commands/analyze';
 import { db } from './commands/db';
 import { parse } from './commands/parse';
 import { serve } from './commands/serve';
+import { tenant } from './commands/tenant';
 
 const USAGE = `usage: dmarc <command>
 
@@ -13,6 +14,9 @@ const USAGE = `usage: dmarc <command>
   analyze DIR...    the whole flow in one process (no Kafka, Redis or server) and a per-domain
                     summary table (--json for JSON)
   db migrate        apply the SQL migrations to DATABASE_URL
+  tenant create NAME --tier starter|business|enterprise
+                    create a tenant and its first API key; prints one JSON line
+                    {"id","name","tier","apiKey"} (DATABASE_URL)
   help              this text`;
 
 /** Entry of the `dmarc` command; returns the exit code. */
@@ -27,6 +31,8 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
       return analyze(rest, io);
     case 'db':
       return db(rest, io);
+    case 'tenant':
+      return tenant(rest, io);
     case undefined:
     case 'help':
     case '--help':

@@ -1,4 +1,6 @@
 import { aggregationService } from '@dmarc/aggregation';
+import { apiService } from '@dmarc/api';
+import { cacheInvalidatorService } from '@dmarc/cache-invalidator';
 import { dnsService } from '@dmarc/dns';
 import { ingestionService } from '@dmarc/ingestion';
 import { parsingService } from '@dmarc/parsing';
@@ -13,6 +15,6 @@ export const SERVICES: Record<string, ServiceModule | { pending: string }> = {
   parsing: parsingService as unknown as ServiceModule,
   dns: dnsService as unknown as ServiceModule,
   aggregation: aggregationService as unknown as ServiceModule,
-  'cache-invalidator': { pending: 'the cache-invalidation consumer (issue 6)' },
-  api: { pending: 'the tenant API (issue 6)' },
+  'cache-invalidator': cacheInvalidatorService as unknown as ServiceModule,
+  api: apiService as unknown as ServiceModule,
 };

@@ -1,0 +1,64 @@
+import type { TieredCache } from '@dmarc/cache';
+import { bearerKey, callerOfKeyHash, hashApiKey, RateLimitedError, type Actor, type Caller, type RateLimiter } from '@dmarc/tenant-admin';
+import type { Queryable } from '@dmarc/store';
+import { HttpError } from '@dmarc/service-runtime';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The authenticated caller of a request in a `requireCaller` scope. */
+export function callerOf(request: FastifyRequest): Caller {
+  const caller = callers.get(request);
+  if (!caller) throw new Error('callerOf: route is outside a requireCaller scope');
+  return caller;
+}
+
+/** The caller as the audit trail and the change events name it. */
+export function actorOf(request: FastifyRequest): Actor {
+  const caller = callerOf(request);
+  return { tenantId: caller.tenantId, name: `api-key:${caller.apiKeyId}` };
+}
+
+/** The cache entry of a key's caller: global (the tenant is what it tells), keyed by the key's hash, never the key. */
+export const authEntry = (keyHash: string) => ['key', keyHash] as const;
+
+/**
+ * Every route of `scope` needs a live API key (401 otherwise, before the body is read) and counts against
+ * its tenant's rate (429 with Retry-After). The key's caller is cached ('auth', 30 s); revoking a key
+ * invalidates its entry in every process.
+ */
+export function requireCaller(scope: FastifyInstance, deps: { db: Queryable; cache: TieredCache; limiter: RateLimiter }): void {
+  scope.addHook('onRequest', async (request, reply) => {
+    let caller: Caller;
+    try {
+      const keyHash = hashApiKey(bearerKey(request.headers.authorization));
+      caller = await deps.cache.getOrLoad('global', 'auth', authEntry(keyHash), () => callerOfKeyHash(deps.db, keyHash));
+    } catch (err) {
+      if (err instanceof HttpError && err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
+      throw err;
+    }
+    callers.set(request, caller);
+    const decision = await deps.limiter.take(caller.tenantId, caller.tier);
+    if (!decision.allowed) {
+      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      reply.header('retry-after', String(seconds));
+      throw new RateLimitedError(seconds);
+    }
+  });
+}
+
+/**
+ * Unknown body fields are refused (400 naming the field) instead of dropped: the platform's validator strips
+ * properties a schema does not list, and a caller who misspells `pct` must hear about it. Runs after the body
+ * is parsed and before the schema is checked.
+ */
+export function refuseUnknownFields(scope: FastifyInstance): void {
+  scope.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as { additionalProperties?: boolean; properties?: Record<string, unknown> } | undefined;
+    const body = request.body;
+    if (!schema || schema.additionalProperties !== false || body === null || typeof body !== 'object' || Array.isArray(body)) return;
+    const known = schema.properties ?? {};
+    const unknown = Object.keys(body).find((k) => !Object.prototype.hasOwnProperty.call(known, k));
+    if (unknown !== undefined) throw new HttpError(400, 'VALIDATION_FAILED', `body has an unknown field: ${unknown}`, unknown);
+  });
+}

@@ -1,0 +1,99 @@
+import { AggregationError, domainSources, domainSummary, resolveDayRange } from '@dmarc/aggregates';
+import { HttpError } from '@dmarc/service-runtime';
+import { domainId, parseDomainName } from '@dmarc/tenant-admin';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { cacheScope, type ApiDeps } from '../api-deps';
+import { callerOf } from '../request-context';
+import { domainParams, errors } from '../schemas';
+
+const tags = ['dashboard'];
+const day = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'UTC day, YYYY-MM-DD (inclusive)' } as const;
+const figures = { type: 'object', additionalProperties: true, description: 'see services/api/README.md' } as const;
+
+interface RangeQuery {
+  from?: string;
+  to?: string;
+}
+
+/**
+ * Dashboard reads of a registered domain, through the cache: summary and sources as 'dashboard' entries
+ * (30 s, dropped on a policy, source or aggregate change), the daily series as 'trend' (24 h). A domain the
+ * tenant has not registered is 404 (another tenant's domain included); the check runs inside the load, so
+ * a cached entry exists only for a domain that was the tenant's, and removing the domain drops them.
+ */
+export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const now = deps.now ?? Date.now;
+  const target = (request: FastifyRequest<{ Params: { domain: string }; Querystring: RangeQuery }>) => {
+    const domain = parseDomainName(request.params.domain, 'domain');
+    try {
+      return { caller: callerOf(request), domain, ...resolveDayRange(request.query.from, request.query.to, { now: now(), maxDays: deps.maxRangeDays }) };
+    } catch (err) {
+      if (err instanceof AggregationError) throw new HttpError(400, 'VALIDATION_FAILED', err.message, err.field);
+      throw err;
+    }
+  };
+  const registered = async (tenantId: string, domain: string) => void (await domainId(deps.db, tenantId, domain));
+
+  app.get<{ Params: { domain: string }; Querystring: RangeQuery & { top: number } }>(
+    '/v1/domains/:domain/summary',
+    {
+      schema: {
+        tags,
+        summary: 'Totals, compliance rate, daily series, top sources and the policy seen in reports',
+        params: domainParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { from: day, to: day, top: { type: 'integer', minimum: 1, maximum: 100, default: 10 } } },
+        response: { 200: figures, ...errors },
+      },
+    },
+    async (request) => {
+      const { caller, domain, from, to } = target(request);
+      const top = request.query.top;
+      return deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'summary', from, to, String(top)], async () => {
+        await registered(caller.tenantId, domain);
+        return domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top });
+      });
+    },
+  );
+
+  app.get<{ Params: { domain: string }; Querystring: RangeQuery & { limit: number } }>(
+    '/v1/domains/:domain/sources',
+    {
+      schema: {
+        tags,
+        summary: 'Every sending source of the domain with its counts',
+        params: domainParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { from: day, to: day, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 } } },
+        response: { 200: figures, ...errors },
+      },
+    },
+    async (request) => {
+      const { caller, domain, from, to } = target(request);
+      const limit = request.query.limit;
+      return deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'sources', from, to, String(limit)], async () => {
+        await registered(caller.tenantId, domain);
+        return domainSources(deps.db, { tenantId: caller.tenantId, domain, from, to, limit });
+      });
+    },
+  );
+
+  app.get<{ Params: { domain: string }; Querystring: RangeQuery }>(
+    '/v1/domains/:domain/trends',
+    {
+      schema: {
+        tags,
+        summary: 'Daily series of messages, DMARC passes and compliance rate',
+        params: domainParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { from: day, to: day } },
+        response: { 200: figures, ...errors },
+      },
+    },
+    async (request) => {
+      const { caller, domain, from, to } = target(request);
+      return deps.cache.getOrLoad(cacheScope(caller), 'trend', [domain, from, to], async () => {
+        await registered(caller.tenantId, domain);
+        const summary = await domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top: 1 });
+        return { domain, from, to, days: summary.days.map((d) => ({ day: d.day, messages: d.messages, dmarcPass: d.dmarcPass, complianceRate: d.complianceRate })) };
+      });
+    },
+  );
+}
