@@ -35,12 +35,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { gzipSync } from 'node:zlib';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
 import { spawnService, waitReady, type DnsTestServer, type SpawnedService } from '@dmarc/testing';
 import { Kafka, logLevel } from 'kafkajs';
+import { generateReports, type GeneratedReport } from './aggregate-reports';
 import { removeBenchTenant } from './bench-tenant';
 import {
   benchDnsRedisUrl,
@@ -61,8 +61,6 @@ import {
   upstreamQueries,
 } from './dns-fixture';
 import { cpuSeconds, InfraCpu } from './process-cpu';
-import { recordsPerReport } from './report-sizes';
-import { seededRandom } from './seeded-random';
 import { benchServiceEnv } from './service-env';
 
 process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
@@ -77,61 +75,10 @@ const DNS = process.env.BENCH_DNS === '1';
 const SERVICES: readonly string[] = DNS ? ['ingestion', 'parsing', 'dns', 'aggregation'] : ['ingestion', 'parsing', 'aggregation'];
 const GROUPS = DNS ? ['ingestion', 'parsing', 'aggregation', DNS_GROUP, ENRICHED_AGGREGATION_GROUP] : ['ingestion', 'parsing', 'aggregation'];
 const INBOUND = 'dmarc.reports.inbound';
-const DAY = 86_400;
 
-const REPORTERS = ['google.com', 'outlook.com', 'yahoo.com', 'comcast.net', 'mail.ru', 'web.de', 'zoho.com', 'fastmail.com', 'orange.fr', 'qq.com'];
-
-interface Generated {
-  id: string;
-  payload: Buffer;
-  records: number;
-  messages: number;
-  domain: string;
-  /** The distinct source IPs of its records. */
-  ips: Set<string>;
-}
-
-function recordXml(ip: string, count: number, r: () => number, domain: string): string {
-  const dkim = r() < 0.75 ? 'pass' : 'fail';
-  const spf = r() < 0.7 ? 'pass' : 'fail';
-  const disposition = dkim === 'pass' || spf === 'pass' ? 'none' : r() < 0.5 ? 'quarantine' : 'reject';
-  return (
-    `<record><row><source_ip>${ip}</source_ip><count>${count}</count>` +
-    `<policy_evaluated><disposition>${disposition}</disposition><dkim>${dkim}</dkim><spf>${spf}</spf></policy_evaluated></row>` +
-    `<identifiers><header_from>${domain}</header_from></identifiers>` +
-    `<auth_results><dkim><domain>${domain}</domain><selector>s1</selector><result>${dkim}</result></dkim>` +
-    `<spf><domain>${domain}</domain><scope>mfrom</scope><result>${spf}</result></spf></auth_results></record>\n`
-  );
-}
-
-function generate(runId: string): Generated[] {
-  const r = seededRandom(11);
-  const ips = Array.from({ length: 5000 }, (_, i) => `203.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-  const begin0 = Math.floor(Date.now() / 1000 / DAY - 7) * DAY;
-  return Array.from({ length: REPORTS }, (_, i) => {
-    const domain = `domain${Math.floor(r() * 200)}.example`;
-    const org = REPORTERS[Math.floor(r() * REPORTERS.length)];
-    const begin = begin0 + Math.floor(r() * 7) * DAY;
-    const id = `${runId}-${i}`;
-    const n = recordsPerReport(r);
-    let messages = 0;
-    const used = new Set<string>();
-    const parts = [
-      `<?xml version="1.0" encoding="UTF-8"?>\n<feedback><report_metadata><org_name>${org}</org_name><email>dmarc@${org}</email>` +
-        `<report_id>${id}</report_id><date_range><begin>${begin}</begin><end>${begin + DAY - 1}</end></date_range></report_metadata>` +
-        `<policy_published><domain>${domain}</domain><adkim>r</adkim><aspf>r</aspf><p>quarantine</p><sp>none</sp><pct>100</pct></policy_published>\n`,
-    ];
-    for (let k = 0; k < n; k++) {
-      const count = 1 + Math.floor(r() ** 4 * 500);
-      messages += count;
-      // Popular senders (the pool's head) are reported by every reporter, over and over.
-      const ip = ips[Math.floor(ips.length * r() ** 3)];
-      used.add(ip);
-      parts.push(recordXml(ip, count, r, domain));
-    }
-    parts.push('</feedback>\n');
-    return { id, payload: gzipSync(parts.join('')), records: n, messages, domain, ips: used };
-  });
+/** This run's reports: domains from a pool of 200, so the DNS fixture and the checks know them. */
+function generate(runId: string): GeneratedReport[] {
+  return generateReports(runId, REPORTS, (r) => `domain${Math.floor(r() * 200)}.example`);
 }
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]) : null);
@@ -164,7 +111,7 @@ async function stop(svc: SpawnedService): Promise<void> {
   }
 }
 
-async function publishAll(bus: Bus, tenantId: string, reports: Generated[], publishedAt: Map<string, number>): Promise<void> {
+async function publishAll(bus: Bus, tenantId: string, reports: GeneratedReport[], publishedAt: Map<string, number>): Promise<void> {
   const started = Date.now();
   let sent = 0;
   const inFlight: Promise<void>[] = [];

@@ -1,5 +1,6 @@
 // The one public entry point of @dmarc/cache (see README.md).
 export { TieredCache, type EntryOptions } from './tiered-cache';
+export { observeCacheStats } from './cache-metrics';
 export type { TieredCacheOptions, InvalidatedEvent } from './options';
 export { cacheKey, escapeKeyPart, groupBase, groupIndexKey, partitionOf, type CacheScope, type TenantTier } from './cache-key';
 export { DEFAULT_POLICIES, PolicyTable, type CacheStrategy, type DataPolicy } from './policy';
