@@ -3,7 +3,8 @@ import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
 import type { AggregateRecord, AggregatesUpdatedInput, ReportParsed } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
 import { countChunk } from './chunk-counts';
-import { applyChunks, type ChunkToApply } from './chunk-writer';
+import { applyChunks, applyChunksMerged, type ChunkToApply } from './chunk-writer';
+import type { Queryable } from '@dmarc/store';
 import { AGGREGATES_UPDATED_TOPIC, ANNOUNCE_EVERY_CHUNKS, ReportAggregator, type ChunkOutcome } from './report-aggregator';
 import { FIXTURE_BEGIN, fixtureChunk, fixtureChunks, fixtureRawReport, fixtureRecord } from './report-chunk-fixtures';
 
@@ -115,6 +116,17 @@ describe('applyChunks / ReportAggregator.handleMany (real PostgreSQL)', () => {
     return out;
   };
 
+  /** The deliveries cut into batches of `min` to `min + 29`, each applied in turn; whether each chunk applied. */
+  const inRandomBatches = async (deliveries: ReportParsed[], r: () => number, min: number, apply: (batch: ReportParsed[]) => Promise<Array<{ applied: boolean }>>) => {
+    const results: boolean[] = [];
+    for (let i = 0; i < deliveries.length; ) {
+      const size = min + Math.floor(r() * 30);
+      results.push(...(await apply(deliveries.slice(i, i + size))).map((x) => x.applied));
+      i += size;
+    }
+    return results;
+  };
+
   it.each([1, 2, 3, 4, 5])('writes the same rows one by one and in random batches, redeliveries included (seed %i)', async (seed) => {
     const one = await newTenant();
     const many = await newTenant();
@@ -126,13 +138,7 @@ describe('applyChunks / ReportAggregator.handleMany (real PostgreSQL)', () => {
     const r = seeded(seed * 7919);
     const again = b.chunks.filter(() => r() < 0.2);
     const deliveries = shuffle([...b.chunks, ...again], r);
-    const results: boolean[] = [];
-    for (let i = 0; i < deliveries.length; ) {
-      const size = 1 + Math.floor(r() * 30);
-      const batch = deliveries.slice(i, i + size);
-      results.push(...(await applyChunks(store, counted(batch))).map((x) => x.applied));
-      i += size;
-    }
+    const results = await inRandomBatches(deliveries, r, 1, (batch) => applyChunks(store, counted(batch)));
     expect(results.filter(Boolean)).toHaveLength(b.chunks.length);
 
     const expected = await snapshot(one, a.name);
@@ -140,6 +146,49 @@ describe('applyChunks / ReportAggregator.handleMany (real PostgreSQL)', () => {
     expect(expected.reports.filter((x) => x.complete)).toHaveLength(40);
     expect(expected.raw.every((x) => x.status === 'aggregated')).toBe(true);
     expect(await snapshot(many, b.name)).toEqual(expected);
+  });
+
+  it.each([6, 7])('applyChunksMerged (counters summed across chunks) writes the same rows, and falls back exactly on a redelivery (seed %i)', async (seed) => {
+    const one = await newTenant();
+    const many = await newTenant();
+    const a = await traffic(one, seed);
+    const b = await traffic(many, seed);
+    await inOrder(a.chunks);
+
+    // Which statement ran, and whether it was refused.
+    const ran: string[] = [];
+    const watched: Queryable = {
+      query: <T,>(sql: string, params?: Parameters<Queryable['query']>[1], options?: Parameters<Queryable['query']>[2]) =>
+        store.query<T>(sql, params, options).then(
+          (res) => (ran.push(`${options?.name ?? 'other'} ${(res.rows[0] as { all_new?: boolean } | undefined)?.all_new === false ? 'refused' : 'ok'}`), res),
+          (err: unknown) => {
+            ran.push(`${options?.name ?? 'other'} refused`);
+            throw err;
+          },
+        ),
+      exec: (sql) => store.exec(sql),
+    };
+    const r = seeded(seed * 7919);
+    const again = b.chunks.filter(() => r() < 0.1);
+    const deliveries = shuffle([...b.chunks, ...again], r);
+    const results = await inRandomBatches(deliveries, r, 2, (batch) => applyChunksMerged(watched, counted(batch)));
+    expect(results.filter(Boolean)).toHaveLength(b.chunks.length);
+    expect(await snapshot(many, b.name)).toEqual(await snapshot(one, a.name));
+    // Both paths were taken: merged batches of new chunks, and refused ones redone chunk by chunk.
+    expect(ran).toContain('aggregation-apply-chunks-merged ok');
+    expect(ran).toContain('aggregation-apply-chunks-merged refused');
+    expect(ran).toContain('aggregation-apply-chunks-batch ok');
+  });
+
+  it('applyChunksMerged: two concurrent deliveries of the same batch count it once (the race past the ledger check)', async () => {
+    const t = await newTenant();
+    for (let round = 0; round < 10; round++) {
+      const batch = counted(Array.from({ length: 5 }, (_, i) => fixtureChunk(t, `race-${round}-${i}-${t}`, [fixtureRecord({ count: 1 })])));
+      const [a, b] = await Promise.all([applyChunksMerged(store, batch), applyChunksMerged(store, batch)]);
+      expect(a.map((x, i) => Number(x.applied) + Number(b[i].applied))).toEqual([1, 1, 1, 1, 1]);
+    }
+    const rows = await store.query<{ sum: string }>('SELECT sum(messages) FROM aggregate_counters WHERE tenant_id = $1', [t]);
+    expect(rows.rows[0].sum).toBe('50');
   });
 
   it('applies nothing when a whole batch is delivered again', async () => {

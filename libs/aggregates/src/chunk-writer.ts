@@ -1,5 +1,6 @@
 import type { Queryable } from '@dmarc/store';
-import { type ChunkCounts, UUID } from './chunk-counts';
+import { type ChunkCounts, type CounterDelta, UUID } from './chunk-counts';
+import { mergeCounters } from './counter-merge';
 import { AggregationError } from './errors';
 
 /** The consumer name in processed_messages: the ledger of chunks already applied. */
@@ -72,12 +73,16 @@ const COUNTERS_AT = ITEM_COLUMNS.length + 2;
 const param = (i: number, type: string) => `$${i + 2}::${type}`;
 
 // One chunk is read from scalars, cheaper to send and to parse than 27 one-element arrays; a batch from
-// parallel arrays, one element per chunk. Both then go through the same statement.
+// parallel arrays, one element per chunk. Both then go through the same statement. `merged` is a batch
+// whose counters were already summed per key across its chunks in memory (a write-behind flush).
+const BATCH_ROWS = `SELECT * FROM unnest(${ITEM_COLUMNS.map(([, type], i) => param(i, `${type}[]`)).join(', ')}) WITH ORDINALITY
+    AS i(${ITEM_COLUMNS.map(([name]) => name).join(', ')}, ord)`;
 const ITEM_ROWS = {
   single: `SELECT ${ITEM_COLUMNS.map(([name, type], i) => `${param(i, type)} AS ${name}`).join(', ')}, 1::bigint AS ord`,
-  batch: `SELECT * FROM unnest(${ITEM_COLUMNS.map(([, type], i) => param(i, `${type}[]`)).join(', ')}) WITH ORDINALITY
-    AS i(${ITEM_COLUMNS.map(([name]) => name).join(', ')}, ord)`,
+  batch: BATCH_ROWS,
+  merged: BATCH_ROWS,
 };
+type Shape = keyof typeof ITEM_ROWS;
 
 // One statement, so one transaction and one round trip, for a whole batch of chunks. The ledger rows go
 // in first; every other write reads the chunks the ledger took (`fresh`), so a chunk already in the
@@ -91,13 +96,30 @@ const ITEM_ROWS = {
 //
 // Counters come as parallel arrays, one element per (chunk, source IP, header-from), already merged per
 // chunk in memory, naming their chunk by its position in the batch.
-const applySql = (shape: keyof typeof ITEM_ROWS) => `
+//
+// `merged` counters are one element per counter key for the whole batch, each naming one chunk of its tenant,
+// domain and day: exact only when every chunk of the batch is new. So when the ledger already holds one of
+// them (a redelivery after a crash) the statement writes nothing and says so (`all_new` false), and the caller
+// applies the batch chunk by chunk, where the ledger decides per chunk. A chunk the ledger took between that
+// check and the insert (a concurrent delivery of it) makes the statement fail instead (a boolean cast of a
+// sentence, evaluated only then), which rolls it back whole: failing costs a round trip and more, so it is
+// kept for that race.
+const applySql = (shape: Shape) => `
 WITH item AS (
   ${ITEM_ROWS[shape]}
 ),
+${
+  shape === 'merged'
+    ? `precheck AS (
+  SELECT NOT EXISTS (SELECT 1 FROM processed_messages p WHERE p.consumer = $1::text AND p.message_id IN (SELECT message_id FROM item)) AS all_new
+),`
+    : ''
+}
 ledger AS (
   INSERT INTO processed_messages (consumer, message_id, topic, kafka_partition, kafka_offset)
-  SELECT $1::text, message_id, topic, kafka_partition, kafka_offset FROM item ORDER BY message_id
+  SELECT $1::text, message_id, topic, kafka_partition, kafka_offset FROM item
+   ${shape === 'merged' ? 'WHERE (SELECT all_new FROM precheck)' : ''}
+   ORDER BY message_id
   ON CONFLICT (consumer, message_id) DO NOTHING
   RETURNING message_id
 ),
@@ -116,7 +138,7 @@ counters AS (
                 $${COUNTERS_AT + 3 + COUNTER_FIELDS.length}::text[], $${COUNTERS_AT + 4 + COUNTER_FIELDS.length}::text[])
          AS k(item, source_ip, header_from, ${COUNTER_COLUMNS.join(', ')}, ptr, base_domain)
     JOIN fresh f ON f.ord = k.item
-   -- One chunk's counters are already one row per key (merged in memory); a batch's are summed here.
+   -- One chunk's counters are already one row per key (merged in memory), and so are a merged batch's; a batch's are summed here.
    ${shape === 'batch' ? 'GROUP BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from' : ''}
    ORDER BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from
   ON CONFLICT (tenant_id, domain, day, source_ip, header_from) DO UPDATE SET
@@ -182,11 +204,18 @@ raw AS (
 SELECT ledger.message_id IS NOT NULL AS applied,
        coalesce(report.complete,
                 (SELECT completed_at IS NOT NULL FROM aggregate_reports a WHERE a.tenant_id = item.tenant_id AND a.report_id = item.report_id)) AS complete
+       ${
+         shape === 'merged'
+           ? `, CASE WHEN NOT (SELECT all_new FROM precheck) THEN false
+                 WHEN (SELECT count(*) FROM ledger) = (SELECT count(*) FROM item) THEN true
+                 ELSE ('merged batch refused: ' || (SELECT count(*) FROM item) - (SELECT count(*) FROM ledger) || ' chunks taken by a concurrent delivery')::boolean END AS all_new`
+           : ''
+       }
   FROM item
   LEFT JOIN ledger USING (message_id)
   LEFT JOIN report USING (tenant_id, report_id)
  ORDER BY item.ord`;
-const APPLY_SQL = { single: applySql('single'), batch: applySql('batch') };
+const APPLY_SQL = { single: applySql('single'), batch: applySql('batch'), merged: applySql('merged') };
 
 /**
  * Applies a counted chunk exactly once: the counters, the day's policy, the report's bookkeeping,
@@ -203,6 +232,28 @@ export async function applyChunk(db: Queryable, counts: ChunkCounts, source?: Ch
  * result per item, in order. A chunk given twice is applied once; the second reports `applied: false`.
  */
 export async function applyChunks(db: Queryable, items: ReadonlyArray<ChunkToApply>): Promise<ApplyResult[]> {
+  return (await apply(db, items, false))!;
+}
+
+/**
+ * The same effect as `applyChunks`, with the counters summed per key across the chunks in memory first: a
+ * write-behind flush of many small reports of the same sources sends and upserts each counter row once. When
+ * a chunk of the batch is already in the ledger (a redelivery after a crash) the merged statement refuses
+ * the batch as a whole and it is applied by `applyChunks`, which skips exactly the chunks already applied.
+ */
+export async function applyChunksMerged(db: Queryable, items: ReadonlyArray<ChunkToApply>): Promise<ApplyResult[]> {
+  let merged: ApplyResult[] | undefined;
+  try {
+    merged = await apply(db, items, true);
+  } catch {
+    // Whatever failed, nothing of the statement was written; the exact path fails again with the real cause
+    // if it was not the race with a concurrent delivery.
+  }
+  return merged ?? (await apply(db, items, false))!;
+}
+
+/** Undefined when a merged batch was refused (a chunk already in the ledger): nothing was written. */
+async function apply(db: Queryable, items: ReadonlyArray<ChunkToApply>, merge: boolean): Promise<ApplyResult[] | undefined> {
   if (items.length === 0) return [];
   // The ledger takes a chunk once per statement: a second copy in the batch would read as new twice.
   const firstOf = new Map<string, number>();
@@ -216,11 +267,12 @@ export async function applyChunks(db: Queryable, items: ReadonlyArray<ChunkToApp
     }
     return at;
   });
-  const shape = unique.length === 1 ? 'single' : 'batch';
-  const { rows } = await db.query<{ applied: boolean; complete: boolean | null }>(APPLY_SQL[shape], parameters(unique, shape), {
+  const shape: Shape = unique.length === 1 ? 'single' : merge ? 'merged' : 'batch';
+  const { rows } = await db.query<{ applied: boolean; complete: boolean | null; all_new?: boolean }>(APPLY_SQL[shape], parameters(unique, shape), {
     // Parsed and planned once per connection: most chunks are small, where planning is a good part of the cost.
     name: `aggregation-apply-chunks-${shape}`,
   });
+  if (shape === 'merged' && rows[0]?.all_new === false) return undefined;
   const results: ApplyResult[] = [];
   const seen = new Set<number>();
   for (let i = 0; i < items.length; i++) {
@@ -244,8 +296,10 @@ export async function applyChunks(db: Queryable, items: ReadonlyArray<ChunkToApp
   return results;
 }
 
-function parameters(items: ReadonlyArray<ChunkToApply>, shape: keyof typeof ITEM_ROWS): unknown[] {
-  const size = items.reduce((s, { counts }) => s + counts.counters.length, 0);
+function parameters(items: ReadonlyArray<ChunkToApply>, shape: Shape): unknown[] {
+  const counters: ReadonlyArray<{ item: number; counters: readonly CounterDelta[] }> =
+    shape === 'merged' ? mergeCounters(items.map(({ counts }) => counts)) : items.map(({ counts }, item) => ({ item, counters: counts.counters }));
+  const size = counters.reduce((s, c) => s + c.counters.length, 0);
   const at = new Array<number>(size);
   const sourceIp = new Array<string>(size);
   const headerFrom = new Array<string>(size);
@@ -254,9 +308,9 @@ function parameters(items: ReadonlyArray<ChunkToApply>, shape: keyof typeof ITEM
   const baseDomain = new Array<string | null>(size);
   let named = false;
   let k = 0;
-  items.forEach(({ counts }, i) => {
-    for (const d of counts.counters) {
-      at[k] = i + 1;
+  counters.forEach(({ item, counters: deltas }) => {
+    for (const d of deltas) {
+      at[k] = item + 1;
       sourceIp[k] = d.sourceIp;
       headerFrom[k] = d.headerFrom;
       ptr[k] = d.ptr;

@@ -1,5 +1,5 @@
 export { countChunk, normaliseDomain, utcDay, type ChunkCounts, type CounterDelta, type PolicySeen } from './chunk-counts';
-export { AGGREGATION_CONSUMER, applyChunk, applyChunks, chunkMessageId, type ApplyResult, type ChunkSource, type ChunkToApply } from './chunk-writer';
+export { AGGREGATION_CONSUMER, applyChunk, applyChunks, applyChunksMerged, chunkMessageId, type ApplyResult, type ChunkSource, type ChunkToApply } from './chunk-writer';
 export { pruneLedger, type PruneLedgerOptions } from './ledger-pruning';
 export { daysOf, resolveDayRange, type DayRange, type DayRangeOptions } from './day-range';
 export {
@@ -25,3 +25,5 @@ export {
   type ReportAggregatorOptions,
 } from './report-aggregator';
 export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRawReport, fixtureRecord } from './report-chunk-fixtures';
+export { mergeCounters, type MergedCounters } from './counter-merge';
+export { WriteBehindBuffer, type WriteBehindDeps, type WriteBehindOptions } from './write-behind-buffer';

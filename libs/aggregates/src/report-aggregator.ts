@@ -2,7 +2,8 @@ import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
 import { type AggregatesUpdatedInput, type ReportParsed, TOPICS } from '@dmarc/contracts';
 import type { Queryable } from '@dmarc/store';
 import { countChunk, type ChunkCounts } from './chunk-counts';
-import { applyChunks, type ApplyResult, type ChunkSource } from './chunk-writer';
+import { applyChunks, applyChunksMerged, type ApplyResult, type ChunkSource } from './chunk-writer';
+import { WriteBehindBuffer, type WriteBehindOptions } from './write-behind-buffer';
 
 export const PARSED_TOPIC = TOPICS.parsed;
 export const AGGREGATES_UPDATED_TOPIC = TOPICS.aggregatesUpdated;
@@ -33,12 +34,26 @@ export interface ReportAggregatorOptions {
    * committed: where tests inject a crash at the worst moment.
    */
   afterCommit?: (outcome: ChunkOutcome) => void | Promise<void>;
+  /** Runs when a write-behind flush starts, before its transaction: where tests inject a crash with chunks only buffered. */
+  beforeFlush?: (chunks: readonly ChunkCounts[]) => void | Promise<void>;
+  /**
+   * Counters are buffered across calls and written in batches (summed per counter key, one transaction with
+   * the ledger rows of every chunk in it), each call resolving once its flush committed. Default: on, with
+   * WriteBehindBuffer's defaults; false writes each call in its own statement.
+   */
+  writeBehind?: WriteBehindOptions | false;
   now?: () => number;
 }
 
 /** A chunk to aggregate, where it was read from, and the trace its announcement continues. */
 export interface ChunkDelivery {
   chunk: ReportParsed;
+  source?: ChunkSource;
+  trace?: MessageTrace;
+}
+
+interface Counted {
+  counts: ChunkCounts;
   source?: ChunkSource;
   trace?: MessageTrace;
 }
@@ -53,9 +68,23 @@ export const ANNOUNCE_EVERY_CHUNKS = 50;
  */
 export class ReportAggregator {
   private readonly now: () => number;
+  private readonly buffer: WriteBehindBuffer<Counted, ChunkOutcome> | undefined;
 
   constructor(private readonly options: ReportAggregatorOptions) {
     this.now = options.now ?? Date.now;
+    if (options.writeBehind !== false) {
+      this.buffer = new WriteBehindBuffer<Counted, ChunkOutcome>(
+        {
+          flush: async (items) => {
+            await this.options.beforeFlush?.(items.map((i) => i.counts));
+            return this.write(items, applyChunksMerged);
+          },
+          rowsOf: (item) => item.counts.counters.length,
+          now: this.now,
+        },
+        options.writeBehind,
+      );
+    }
   }
 
   async handle(chunk: ReportParsed, source?: ChunkSource): Promise<ChunkOutcome> {
@@ -64,15 +93,26 @@ export class ReportAggregator {
 
   /**
    * Several chunks in one transaction and one publish: the same outcomes as handling them one by one in
-   * order, and one announcement per tenant and domain with every day that changed. A chunk that breaks
-   * the contract throws before anything is written, so the caller can hand them to `handle` one by one.
+   * order, and one announcement per tenant and domain with every day that changed. With write-behind, the
+   * transaction and the publish are shared with other calls' chunks, and this resolves after both. A chunk
+   * that breaks the contract throws before anything is buffered or written, so the caller can hand them to
+   * `handle` one by one.
    */
   async handleMany(deliveries: ReadonlyArray<ChunkDelivery>): Promise<ChunkOutcome[]> {
-    const counted = deliveries.map(({ chunk, source }) => ({ counts: countChunk(chunk), source }));
-    const results = await applyChunks(this.options.db, counted);
+    const counted = deliveries.map(({ chunk, source, trace }) => ({ counts: countChunk(chunk), source, trace }));
+    return this.buffer ? this.buffer.add(counted) : this.write(counted, applyChunks);
+  }
+
+  /** Writes what is buffered and waits for it: before the consumer's last offset commit on shutdown. */
+  async drain(): Promise<void> {
+    await this.buffer?.drain();
+  }
+
+  private async write(counted: readonly Counted[], apply: typeof applyChunks): Promise<ChunkOutcome[]> {
+    const results = await apply(this.options.db, counted);
     const outcomes = counted.map(({ counts }, i) => outcomeOf(counts, results[i]));
     for (const outcome of outcomes) await this.options.afterCommit?.(outcome);
-    await this.announce(counted.map(({ counts }, i) => ({ counts, outcome: outcomes[i], trace: deliveries[i].trace })));
+    await this.announce(counted.map(({ counts, trace }, i) => ({ counts, outcome: outcomes[i], trace })));
     return outcomes;
   }
 

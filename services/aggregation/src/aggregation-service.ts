@@ -1,4 +1,4 @@
-import { AGGREGATES_UPDATED_TOPIC, AGGREGATION_CONSUMER, PARSED_TOPIC, pruneLedger, ReportAggregator, type ChunkOutcome } from '@dmarc/aggregates';
+import { AGGREGATES_UPDATED_TOPIC, AGGREGATION_CONSUMER, PARSED_TOPIC, pruneLedger, ReportAggregator, type ChunkCounts, type ChunkOutcome } from '@dmarc/aggregates';
 import { bool, int, oneOf, string } from '@dmarc/config';
 import type { DeliveredMessage } from '@dmarc/bus';
 import { type ReportParsed, TOPICS } from '@dmarc/contracts';
@@ -37,6 +37,26 @@ export const aggregationService = defineService({
     }),
     LEDGER_PRUNE_EVERY_MINUTES: int({ min: 1, default: 60, description: 'how often ledger rows past their retention are deleted' }),
     MAX_RANGE_DAYS: int({ min: 1, max: 3660, default: 366, description: 'longest day range one API request may ask for' }),
+    // Group commit by default: a flush starts as soon as none is running, so the buffer adds no wait when idle and
+    // gathers more per transaction the busier it is. The bus commits a batch's offsets only once its flush committed.
+    WRITE_BEHIND_MAX_ROWS: int({ min: 1, max: 1_000_000, default: 5000, description: 'counter rows that start a write-behind flush at once; also the most one flush takes' }),
+    WRITE_BEHIND_LINGER_MS: int({
+      min: 0,
+      max: 1000,
+      default: 0,
+      description: 'how long buffered chunks wait for more before a flush starts when none is running (latency added to every chunk)',
+    }),
+    WRITE_BEHIND_MAX_DELAY_MS: int({
+      min: 0,
+      max: 5000,
+      default: 200,
+      description: 'buffered chunks older than this start a second flush beside a slow one; at least WRITE_BEHIND_LINGER_MS',
+    }),
+    AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT: string({
+      optional: true,
+      pattern: /[0-9a-f-]{36}/,
+      description: 'fault injection for tests: SIGKILL this process when a write-behind flush holding a chunk of this tenant starts, its chunks only buffered',
+    }),
     AGGREGATION_CRASH_AFTER_FIRST_COMMIT: bool({
       default: false,
       description: 'fault injection for tests: SIGKILL this process right after the first chunk commits, before its offset is committed',
@@ -69,7 +89,11 @@ export const aggregationService = defineService({
           db: clients.store,
           publisher: bus,
           afterCommit: config.AGGREGATION_CRASH_AFTER_FIRST_COMMIT ? crashAfterCommit(ctx.logger) : undefined,
+          beforeFlush: config.AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT ? crashBeforeFlush(config.AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT, ctx.logger) : undefined,
+          writeBehind: { maxRows: config.WRITE_BEHIND_MAX_ROWS, lingerMs: config.WRITE_BEHIND_LINGER_MS, maxDelayMs: config.WRITE_BEHIND_MAX_DELAY_MS },
         });
+        // Handlers in flight wait for their flush anyway; this writes whatever is left before the process ends.
+        ctx.onShutdown(() => aggregator.drain());
         const counted = (outcome: ChunkOutcome) => {
           chunks.add(1, { outcome: !outcome.applied ? 'redelivered' : outcome.duplicate ? 'duplicate' : 'counted' });
           if (outcome.applied && !outcome.duplicate) messages.add(outcome.messages);
@@ -114,6 +138,16 @@ function crashAfterCommit(logger: { warn(obj: object, msg: string): void }): (ou
     if (crashed || !outcome.applied) return;
     crashed = true;
     logger.warn({ reportId: outcome.reportId, chunkIndex: outcome.chunkIndex }, 'fault injection: SIGKILL after commit');
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+// Chunks handed to the aggregator and buffered, nothing written, no offset committed: Kafka must deliver them again.
+// Only for one tenant's chunks: the test's, not whatever else the shared topic carries meanwhile.
+function crashBeforeFlush(tenantId: string, logger: { warn(obj: object, msg: string): void }): (chunks: readonly ChunkCounts[]) => void {
+  return (chunks) => {
+    if (!chunks.some((c) => c.tenantId === tenantId)) return;
+    logger.warn({ chunks: chunks.length, tenantId }, 'fault injection: SIGKILL before a write-behind flush');
     process.kill(process.pid, 'SIGKILL');
   };
 }

@@ -144,9 +144,12 @@ describe('dmarc serve aggregation (real Kafka and PostgreSQL)', () => {
   });
 
   // A SIGKILLed member keeps its partitions until its session times out (30 s): longer than the default.
-  it('killed after the database commit and before the offset commit, then restarted: counts exact, not doubled', async () => {
+  it.each([
+    ['with chunks buffered, before the write-behind flush', 'AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT', 'nothing lost'],
+    ['after the flush committed, before the offset commit', 'AGGREGATION_CRASH_AFTER_FIRST_COMMIT', 'not doubled'],
+  ])('killed %s, then restarted: counts exact (%s)', async (_when, flag, _claim) => {
     const tenant = await newTenant('agg-int-kill');
-    const group = `aggregation-int-kill-${run}`;
+    const group = `aggregation-int-kill-${flag}-${run}`;
     const env = { CONSUMER_GROUP: group, CONSUME_FROM_BEGINNING: 'false' };
 
     // First life: joins the group and commits an offset on the partition the report will use.
@@ -155,8 +158,8 @@ describe('dmarc serve aggregation (real Kafka and PostgreSQL)', () => {
     await primeGroup(tenant.id, tenant.id);
     expect(await stopService(first)).toBe(0);
 
-    // Second life: dies by SIGKILL right after the first chunk's transaction commits.
-    const doomed = await spawnService('aggregation', { ...env, AGGREGATION_CRASH_AFTER_FIRST_COMMIT: 'true' });
+    // Second life: dies by SIGKILL at the first flush, or right after the first flush's transaction commits.
+    const doomed = await spawnService('aggregation', { ...env, [flag]: flag === 'AGGREGATION_CRASH_AFTER_FIRST_COMMIT' ? 'true' : tenant.id });
     await waitReady(doomed);
     const reportId = await rawReport(tenant.id);
     const records = Array.from({ length: 40 }, (_, i) => fixtureRecord({ sourceIp: `10.1.0.${i % 7}`, count: i + 1, dkimAligned: i % 2 === 0, spfAligned: false }));
@@ -165,19 +168,22 @@ describe('dmarc serve aggregation (real Kafka and PostgreSQL)', () => {
     await publish(tenant.id, chunks);
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: null, signal: 'SIGKILL' });
-    // It died with its first batch in the database (one chunk or more; one when chunks go one by one) and no
-    // offset committed for it.
-    expect((await reportRow(tenant.id, reportId)).chunks_seen).toBeGreaterThanOrEqual(1);
+    // After the commit it died with its first flush in the database (one chunk or more) and no offset committed
+    // for it; before the flush, with nothing of the report written at all.
+    const before = await reportRow(tenant.id, reportId);
+    if (flag === 'AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT') expect(before).toBeUndefined();
+    else expect(before.chunks_seen).toBeGreaterThanOrEqual(1);
 
-    // Third life: Kafka redelivers from the last committed offset, including the chunk already counted.
+    // Third life: Kafka redelivers from the last committed offset, including any chunk already counted.
     const restarted = await spawnService('aggregation', env);
     try {
       await waitReady(restarted);
-      // The report may have been complete before the restart (a whole batch committed): wait for the redelivery too.
+      // The report may have been complete before the restart (a whole flush committed): wait for the redelivery too.
       const redelivered = /dmarc_aggregated_chunks_total\{[^}]*outcome="redelivered"[^}]*\} [1-9]/;
+      const mustSee = flag === 'AGGREGATION_CRASH_AFTER_FIRST_COMMIT' ? redelivered : /dmarc_aggregated_chunks_total/;
       await waitFor(
-        'the report complete and the redelivery seen',
-        async () => ((await reportRow(tenant.id, reportId))?.complete && redelivered.test(await (await fetch(`${restarted.base}/metrics`)).text()) ? true : undefined),
+        'the report complete (and the redelivery seen when it was committed before the crash)',
+        async () => ((await reportRow(tenant.id, reportId))?.complete && mustSee.test(await (await fetch(`${restarted.base}/metrics`)).text()) ? true : undefined),
         100_000,
       );
       expect(await reportRow(tenant.id, reportId)).toEqual({ chunks_seen: 4, complete: true });
