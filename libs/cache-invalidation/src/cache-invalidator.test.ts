@@ -1,0 +1,103 @@
+import { InProcessBroadcast, MemoryCacheL2, PolicyTable, TieredCache, type CacheScope } from '@dmarc/cache';
+import type { ConfigChange } from '@dmarc/contracts';
+import { CacheInvalidator } from './cache-invalidator';
+import type { ChangeEvent } from './invalidation-policy';
+import { SequenceTracker } from './sequence-tracker';
+
+const T = '11111111-1111-4111-8111-111111111111';
+const scope: CacheScope = { tenantId: T, tier: 'business' };
+const change = (sequence: number, over: Partial<ConfigChange> = {}): ChangeEvent => ({
+  topic: 'dmarc.config.changes',
+  value: { eventId: `e${sequence}`, sequence, tenantId: T, domain: 'example.com', kind: 'policy_changed', entity: 'policy:example.com', userId: null, version: sequence, actor: 'cli', before: null, after: `{"v":${sequence}}`, at: 0, ...over },
+});
+
+// An L2 that can be made to fail, as Redis going away does.
+class FlakyL2 extends MemoryCacheL2 {
+  down = false;
+  override async delete(keys: readonly string[]): Promise<number> {
+    if (this.down) throw new Error('connection refused');
+    return super.delete(keys);
+  }
+  override async deleteIndexed(indexKey: string): Promise<number> {
+    if (this.down) throw new Error('connection refused');
+    return super.deleteIndexed(indexKey);
+  }
+}
+
+describe('CacheInvalidator', () => {
+  const setup = (policies = new PolicyTable()) => {
+    const l2 = new FlakyL2();
+    const broadcast = new InProcessBroadcast();
+    const reader = new TieredCache({ l2, broadcast });
+    const cache = new TieredCache({ l2, broadcast, l2RetryMs: 0 });
+    const invalidator = new CacheInvalidator({ cache, policies, deleteL2Keys: (keys) => l2.delete(keys) });
+    return { l2, reader, cache, invalidator };
+  };
+
+  it('applies a change twice harmlessly, and ignores one older than a change already applied for its key', async () => {
+    const { reader, invalidator } = setup();
+    expect((await invalidator.apply(change(5))).applied).toBe(true);
+    await reader.set(scope, 'dashboard', ['example.com', 'summary'], { fresh: true });
+    // The same change again (a redelivery) is recognised and skipped (dropping again would be harmless too)...
+    expect((await invalidator.apply(change(5))).applied).toBe(false);
+    // ...and an older one is ignored: the entry cached after the newer change stays.
+    expect((await invalidator.apply(change(4))).applied).toBe(false);
+    expect(await reader.get(scope, 'dashboard', ['example.com', 'summary'])).toEqual({ fresh: true });
+    expect((await invalidator.apply(change(6))).applied).toBe(true);
+    expect(await reader.get(scope, 'dashboard', ['example.com', 'summary'])).toBeUndefined();
+  });
+
+  it('keeps sequences per tenant and domain: another domain’s older sequence still applies', async () => {
+    const { invalidator } = setup();
+    await invalidator.apply(change(9));
+    expect((await invalidator.apply(change(3, { domain: 'other.org' }))).applied).toBe(true);
+  });
+
+  it('never writes an older value through after a newer one', async () => {
+    const { reader, invalidator } = setup(new PolicyTable({ policy: { strategy: 'write-through' } }));
+    await invalidator.apply(change(2));
+    await invalidator.apply(change(1));
+    expect(await reader.get(scope, 'policy', ['example.com'])).toEqual({ v: 2 });
+  });
+
+  it('throws a retriable error while Redis is down, and records nothing, so the redelivery applies it', async () => {
+    const { l2, reader, invalidator } = setup();
+    await reader.set(scope, 'compliance', ['example.com', 'x'], 1);
+    l2.down = true;
+    await expect(invalidator.apply(change(1))).rejects.toMatchObject({ code: 'CACHE_INVALIDATION_L2_UNAVAILABLE', retriable: true });
+    l2.down = false;
+    expect((await invalidator.apply(change(1))).applied).toBe(true);
+    expect(await l2.get(`tenant:${T}:compliance:example.com:x`)).toBeNull();
+  });
+
+  it('logs a failed discovery and goes on: warming is best effort and must not hold the partition', async () => {
+    const l2 = new MemoryCacheL2();
+    const cache = new TieredCache({ l2, broadcast: new InProcessBroadcast() });
+    const warnings: string[] = [];
+    const invalidator = new CacheInvalidator({
+      cache,
+      policies: new PolicyTable(),
+      deleteL2Keys: (keys) => l2.delete(keys),
+      discover: async () => {
+        throw new Error('SERVFAIL');
+      },
+      logger: { warn: (_f, message) => void warnings.push(message) },
+    });
+    await cache.set({ tenantId: T, tier: 'starter' }, 'dashboard', ['example.com', 'old'], 1);
+    expect(await invalidator.apply(change(1, { kind: 'domain_added' }))).toMatchObject({ applied: true, discoveryFailed: true });
+    expect(await cache.get({ tenantId: T, tier: 'starter' }, 'dashboard', ['example.com', 'old'])).toBeUndefined();
+    expect(warnings).toEqual([expect.stringContaining('DNS discovery')]);
+  });
+});
+
+describe('SequenceTracker', () => {
+  it('forgets the oldest tenth past its bound, never the key just applied', () => {
+    const t = new SequenceTracker(10);
+    for (let i = 0; i < 11; i++) t.applied(`k${i}`, 1);
+    expect(t.size).toBe(10);
+    expect(t.isStale('k0', 1)).toBe(false);
+    expect(t.isStale('k10', 1)).toBe(true);
+    t.applied('k10', 0);
+    expect(t.isStale('k10', 1)).toBe(true);
+  });
+});

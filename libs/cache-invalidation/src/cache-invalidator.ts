@@ -1,0 +1,92 @@
+import type { PolicyTable, TieredCache } from '@dmarc/cache';
+import { CacheInvalidationError } from './errors';
+import { CONFIG_CHANGES_TOPIC, planInvalidation, type ChangeEvent, type InvalidationPlan } from './invalidation-policy';
+import { SequenceTracker } from './sequence-tracker';
+
+export interface CacheInvalidatorLogger {
+  warn(fields: object, message: string): void;
+}
+
+export interface CacheInvalidatorDeps {
+  cache: TieredCache;
+  /** The cache's policy table (the strategy of each type decides drop or write-through). */
+  policies: PolicyTable;
+  /** Deletes exact Redis keys: the DNS cache library's, which TieredCache does not name (RedisCacheL2.delete). */
+  deleteL2Keys(keys: readonly string[]): Promise<unknown>;
+  /** Looks a new domain's records up (DNS discovery), landing the answers in the shared tier. */
+  discover?(domain: string, tenantId: string): Promise<void>;
+  logger?: CacheInvalidatorLogger;
+}
+
+export interface AppliedChange {
+  /** False when the change was older than one already applied for its key: nothing was done. */
+  applied: boolean;
+  plan: InvalidationPlan;
+  /** A new domain's DNS lookups failed (logged; not retried: the DNS watcher will look at it). */
+  discoveryFailed?: boolean;
+}
+
+/**
+ * Applies each change's plan to the caches: TieredCache drops (L2, then every process's L1 through the
+ * broadcast), write-through sets, the DNS cache library's keys, discovery of new domains. Idempotent: a plan
+ * applied twice drops what is already gone. Throws a retriable error when Redis did not take it, so the
+ * consumer leaves the message uncommitted and applies it again.
+ */
+export class CacheInvalidator {
+  private readonly sequences = new SequenceTracker();
+
+  constructor(private readonly deps: CacheInvalidatorDeps) {}
+
+  async apply(event: ChangeEvent): Promise<AppliedChange> {
+    const plan = planInvalidation(event, (type) => this.deps.policies.of(type).strategy);
+    // Only config changes carry a sequence; the other two are hints whose repetition drops again, harmlessly.
+    const ordered = event.topic === CONFIG_CHANGES_TOPIC ? { key: `${event.value.tenantId}:${event.value.domain ?? ''}`, sequence: event.value.sequence } : undefined;
+    if (ordered && this.sequences.isStale(ordered.key, ordered.sequence)) return { applied: false, plan };
+
+    const { cache } = this.deps;
+    for (const s of plan.sets) await cache.set(s.scope, s.type, s.id, s.value);
+    for (const k of plan.keys) await cache.invalidate(k.scope, k.type, k.id);
+    for (const g of plan.groups) await cache.invalidateGroup(g.scope, g.type, g.group);
+    if (plan.dnsKeys.length > 0) {
+      try {
+        await this.deps.deleteL2Keys(plan.dnsKeys);
+      } catch (cause) {
+        throw new CacheInvalidationError('CACHE_INVALIDATION_L2_UNAVAILABLE', `deleting ${plan.dnsKeys.join(', ')} from Redis failed`, { cause });
+      }
+    }
+    // TieredCache keeps going without Redis (and replays the drops later, in this process only): a consumer must
+    // not commit a change Redis never saw, or a restart would lose it.
+    if (!cache.stats().l2Available) throw new CacheInvalidationError('CACHE_INVALIDATION_L2_UNAVAILABLE', 'Redis is unavailable: the change is applied again later');
+    if (plan.tenantWide !== undefined) {
+      this.deps.logger?.warn({ tenantId: plan.tenantWide }, 'a tenant-wide change of a kind this version does not know: entries expire by their TTL');
+    }
+    let discoveryFailed = false;
+    for (const { domain, tenantId } of plan.discover) {
+      if (!this.deps.discover) continue;
+      try {
+        await this.deps.discover(domain, tenantId);
+      } catch (error) {
+        // Warming is best effort: a domain whose DNS does not answer must not hold back every other change of its
+        // partition, and the DNS watcher reads the new domain from the domains table at its next round anyway.
+        discoveryFailed = true;
+        this.deps.logger?.warn({ tenantId, domain, error: error instanceof Error ? error.message : String(error) }, 'DNS discovery of a new domain failed; the watcher will look again');
+      }
+    }
+    if (ordered) this.sequences.applied(ordered.key, ordered.sequence);
+    return { applied: true, plan, discoveryFailed };
+  }
+}
+
+/** Resolves a DNS name and type through the shared DNS cache (@dmarc/dns-cache DnsCache.resolve). */
+export type DnsResolve = (name: string, type: 'TXT') => Promise<unknown>;
+
+/**
+ * Discovery of a new domain over the DNS cache: its DMARC record (`_dmarc.{domain}`) and its SPF record (TXT at the
+ * domain) are looked up once, so the answers sit in the shared tier before the first report or dashboard needs
+ * them. The DNS watcher takes the domain from the domains table at its next round and follows it from then on.
+ */
+export function discoverOverDnsCache(resolve: DnsResolve): (domain: string) => Promise<void> {
+  return async (domain) => {
+    await Promise.all([resolve(`_dmarc.${domain}`, 'TXT'), resolve(domain, 'TXT')]);
+  };
+}

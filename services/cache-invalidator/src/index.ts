@@ -1,0 +1,1 @@
+export { cacheInvalidatorService } from './cache-invalidator-service';
