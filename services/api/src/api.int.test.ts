@@ -272,9 +272,12 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
       };
       expect((await call(one, 'POST', '/v1/domains', { name: domain })).status).toBe(201);
       expect((await call(one, 'PUT', `/v1/domains/${domain}/policy`, { p: 'none' })).body).toMatchObject({ version: 1 });
-      // Process two reads it twice: the second read is served from its own tier.
-      expect((await call(two, 'GET', `/v1/domains/${domain}/policy`)).body).toMatchObject({ p: 'none', version: 1 });
-      expect((await call(two, 'GET', `/v1/domains/${domain}/policy`)).body).toMatchObject({ p: 'none', version: 1 });
+      // Process two reads the policy and the dashboard twice: the second reads are served from its own tier.
+      const summary = `/v1/domains/${domain}/summary?from=2025-03-01&to=2025-03-07`;
+      for (let i = 0; i < 2; i++) {
+        expect((await call(two, 'GET', `/v1/domains/${domain}/policy`)).body).toMatchObject({ p: 'none', version: 1 });
+        expect((await call(two, 'GET', summary)).body).toMatchObject({ configuredPolicy: { p: 'none', version: 1 } });
+      }
       expect((await call(one, 'PUT', `/v1/domains/${domain}/policy`, { p: 'reject' })).body).toMatchObject({ version: 2 });
       // The broadcast reaches process two within 100 ms by the cache's contract; the wait is generous for a loaded machine.
       const seen = await waitFor(
@@ -286,6 +289,15 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
         10_000,
       );
       expect(seen).toMatchObject({ p: 'reject', version: 2 });
+      const dashboard = await waitFor(
+        "process two's dashboard to show the new policy",
+        async () => {
+          const res = await call(two!, 'GET', summary);
+          return (res.body.configuredPolicy as { version?: number } | null)?.version === 2 ? res.body : undefined;
+        },
+        10_000,
+      );
+      expect(dashboard).toMatchObject({ domain, configuredPolicy: { p: 'reject', version: 2 }, totals: { messages: 0 } });
       const openapi = (await (await fetch(`${two.base}/docs/json`)).json()) as { paths: Record<string, unknown> };
       expect(Object.keys(openapi.paths)).toContain('/v1/domains/{domain}/summary');
     } finally {

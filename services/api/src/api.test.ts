@@ -58,7 +58,10 @@ describe('tenant API (PGlite, in-memory cache)', () => {
     // The API drops its own cached policy on write: the next read is the new one.
     expect((await api.call('GET', '/v1/domains/acme.example/policy', key)).body).toMatchObject({ p: 'reject', version: 2 });
     const summary = await api.call('GET', '/v1/domains/acme.example/summary?from=2025-03-01&to=2025-03-02', key);
-    expect(summary).toMatchObject({ status: 200, body: { domain: 'acme.example', from: '2025-03-01', to: '2025-03-02', totals: { messages: 0 } } });
+    expect(summary).toMatchObject({ status: 200, body: { domain: 'acme.example', from: '2025-03-01', to: '2025-03-02', totals: { messages: 0 }, configuredPolicy: { p: 'reject', version: 2 } } });
+    // Cached; the next policy write drops it, so the next read shows the new policy.
+    await api.call('PUT', '/v1/domains/acme.example/policy', key, { p: 'quarantine' });
+    expect((await api.call('GET', '/v1/domains/acme.example/summary?from=2025-03-01&to=2025-03-02', key)).body).toMatchObject({ configuredPolicy: { p: 'quarantine', version: 3 } });
     const trends = await api.call('GET', '/v1/domains/acme.example/trends?from=2025-03-01&to=2025-03-02', key);
     expect(trends.body).toEqual({ domain: 'acme.example', from: '2025-03-01', to: '2025-03-02', days: [
       { day: '2025-03-01', messages: 0, dmarcPass: 0, complianceRate: null },

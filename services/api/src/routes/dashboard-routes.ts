@@ -1,6 +1,6 @@
 import { AggregationError, domainSources, domainSummary, resolveDayRange } from '@dmarc/aggregates';
 import { HttpError } from '@dmarc/service-runtime';
-import { domainId, parseDomainName } from '@dmarc/tenant-admin';
+import { domainId, getPolicy, NotFoundError, parseDomainName } from '@dmarc/tenant-admin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { cacheScope, type ApiDeps } from '../api-deps';
 import { callerOf } from '../request-context';
@@ -16,8 +16,8 @@ interface RangeQuery {
 }
 
 /**
- * Dashboard reads of a registered domain, through the cache: summary and sources as 'dashboard' entries
- * (30 s, dropped on a policy, source or aggregate change), the daily series as 'trend' (24 h). A domain the
+ * Dashboard reads of a registered domain, through the cache: summary (with the policy the tenant set) and
+ * sources as 'dashboard' entries (30 s, dropped on a policy, source or aggregate change), the daily series as 'trend' (24 h). A domain the
  * tenant has not registered is 404 (another tenant's domain included); the check runs inside the load, so
  * a cached entry exists only for a domain that was the tenant's, and removing the domain drops them.
  */
@@ -33,13 +33,15 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
     }
   };
   const registered = async (tenantId: string, domain: string) => void (await domainId(deps.db, tenantId, domain));
+  // The policy the tenant set, shown beside the one its reports saw published; null until one is set.
+  const configured = (tenantId: string, domain: string) => getPolicy(deps.db, tenantId, domain).catch((err: unknown) => (err instanceof NotFoundError ? null : Promise.reject(err)));
 
   app.get<{ Params: { domain: string }; Querystring: RangeQuery & { top: number } }>(
     '/v1/domains/:domain/summary',
     {
       schema: {
         tags,
-        summary: 'Totals, compliance rate, daily series, top sources and the policy seen in reports',
+        summary: 'Totals, compliance rate, daily series, top sources, the policy seen in reports and the policy the tenant set (configuredPolicy)',
         params: domainParams,
         querystring: { type: 'object', additionalProperties: false, properties: { from: day, to: day, top: { type: 'integer', minimum: 1, maximum: 100, default: 10 } } },
         response: { 200: figures, ...errors },
@@ -50,7 +52,8 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
       const top = request.query.top;
       return deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'summary', from, to, String(top)], async () => {
         await registered(caller.tenantId, domain);
-        return domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top });
+        const [summary, configuredPolicy] = await Promise.all([domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top }), configured(caller.tenantId, domain)]);
+        return { ...summary, configuredPolicy };
       });
     },
   );
