@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from './api-deps';
-import { refuseUnknownFields, requireCaller } from './request-context';
+import { strictBodies, requireCaller } from './request-context';
 import { registerDashboardRoutes } from './routes/dashboard-routes';
 import { registerDomainRoutes } from './routes/domain-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
@@ -23,7 +23,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
 
   await app.register(async (scope) => {
     requireCaller(scope, deps);
-    refuseUnknownFields(scope);
+    strictBodies(scope);
     registerDomainRoutes(scope, deps);
     registerDashboardRoutes(scope, deps);
     registerTenantRoutes(scope, deps);

@@ -71,6 +71,15 @@ describe('tenant API (PGlite, in-memory cache)', () => {
     expect((await api.call('GET', '/v1/domains/acme.example/summary?from=2025-02-30', key)).body).toMatchObject({ error: 'VALIDATION_FAILED', field: 'from' });
   });
 
+  it('issues a key without a body, shows it once, and lists keys without it', async () => {
+    const issued = await api.call('POST', '/v1/api-keys', key);
+    expect(issued).toMatchObject({ status: 201, body: { id: expect.any(String), label: null, key: expect.stringMatching(/^dmarc_/) } });
+    const listed = await api.call('GET', '/v1/api-keys', key);
+    expect(listed.body.apiKeys).toEqual(expect.arrayContaining([{ id: issued.body.id, label: null, createdAt: expect.any(String) }]));
+    expect(JSON.stringify(listed.body)).not.toContain(issued.body.key as string);
+    expect((await api.call('GET', '/v1/tenant', issued.body.key as string)).body).toMatchObject({ name: 'acme', tier: 'business' });
+  });
+
   describe('bad input: one error shape, nothing written', () => {
     const TABLES = ['domains', 'domain_policies', 'approved_sources', 'tenant_users', 'api_keys', 'audit_log', 'config_changes'];
     const snapshot = async () => {

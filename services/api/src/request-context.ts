@@ -49,14 +49,17 @@ export function requireCaller(scope: FastifyInstance, deps: { db: Queryable; cac
 
 /**
  * Unknown body fields are refused (400 naming the field) instead of dropped: the platform's validator strips
- * properties a schema does not list, and a caller who misspells `pct` must hear about it. Runs after the body
- * is parsed and before the schema is checked.
+ * properties a schema does not list, and a caller who misspells `pct` must hear about it. A route whose body
+ * has no required field may be called without a body (it reads as `{}`). Runs after the body is parsed and
+ * before the schema is checked.
  */
-export function refuseUnknownFields(scope: FastifyInstance): void {
+export function strictBodies(scope: FastifyInstance): void {
   scope.addHook('preValidation', async (request) => {
-    const schema = request.routeOptions.schema?.body as { additionalProperties?: boolean; properties?: Record<string, unknown> } | undefined;
+    const schema = request.routeOptions.schema?.body as { additionalProperties?: boolean; properties?: Record<string, unknown>; required?: string[] } | undefined;
+    if (!schema) return;
+    if (request.body === undefined && !schema.required?.length) request.body = {};
     const body = request.body;
-    if (!schema || schema.additionalProperties !== false || body === null || typeof body !== 'object' || Array.isArray(body)) return;
+    if (schema.additionalProperties !== false || body === null || typeof body !== 'object' || Array.isArray(body)) return;
     const known = schema.properties ?? {};
     const unknown = Object.keys(body).find((k) => !Object.prototype.hasOwnProperty.call(known, k));
     if (unknown !== undefined) throw new HttpError(400, 'VALIDATION_FAILED', `body has an unknown field: ${unknown}`, unknown);

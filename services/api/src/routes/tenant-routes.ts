@@ -73,7 +73,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
         response: { 201: { type: 'object', properties: { ...apiKeyView.properties, key: { type: 'string' } } }, ...errors },
       },
     },
-    async (request, reply) => reply.status(201).send(await createApiKey(ctx, actorOf(request), request.body?.label ?? null)),
+    async (request, reply) => reply.status(201).send(await createApiKey(ctx, actorOf(request), request.body.label ?? null)),
   );
 
   app.delete<{ Params: { id: string } }>(
