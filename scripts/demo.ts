@@ -1,14 +1,16 @@
 // Shows the running platform at work: creates a demo tenant, publishes real DMARC reports to
 // dmarc.reports.inbound as an upstream mail pipeline would, and follows them to dmarc.reports.received
 // and the raw report store; then submits one again to show it is recognised as a duplicate; then reads
-// each report's status and each domain's compliance summary through the HTTP APIs, with an API key.
-// Run by `npm start` (scripts/start.sh) against the services it started.
+// each report's status through the ingestion API; registers the report's domains with the tenant API,
+// reads each domain's compliance summary through it (twice: the second read comes from the cache), sets a
+// DMARC policy and reads it back from the dashboard and the audit trail, all with the tenant's API key.
+// Run by `npm start` (scripts/platform.sh) against the services it started.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createKafkaBus, type Delivered } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { PgStore } from '@dmarc/store';
-import { issueApiKey } from '@dmarc/tenant-auth';
+import { createTenant } from '@dmarc/tenant-admin';
 
 const env = process.env;
 const corpus = path.resolve(__dirname, '../../shared/corpus/parsedmarc-samples/aggregate');
@@ -38,7 +40,8 @@ async function main(): Promise<void> {
     connectRetry: { maxAttempts: 5 },
   });
   try {
-    const tenant = (await store.query<{ id: string }>(`INSERT INTO tenants (name, tier) VALUES ('demo', 'business') RETURNING id`)).rows[0].id;
+    const created = await createTenant(store, { name: 'demo', tier: 'business', actor: 'demo' });
+    const tenant = created.id;
     const seen = new Map<string, Delivered<'dmarc.reports.received'>>();
     const sub = await bus.consume({
       groupId: `dmarc-demo-${tenant}`,
@@ -77,10 +80,19 @@ async function main(): Promise<void> {
     if (before !== files.length || seen.size !== 0) process.exitCode = 1;
 
     // Through the HTTP APIs, as a tenant's operator would: each report's status, then each domain's figures.
-    const { key } = await issueApiKey(store, tenant);
+    const key = created.apiKey;
     const auth = { authorization: `Bearer ${key}` };
     const ingestion = env.INGESTION_URL ?? 'http://127.0.0.1:8081';
-    const aggregation = env.AGGREGATION_URL ?? 'http://127.0.0.1:8084';
+    const api = env.API_URL ?? 'http://127.0.0.1:8080';
+    const call = async (method: string, route: string, body?: unknown) => {
+      const t = process.hrtime.bigint();
+      const res = await fetch(`${api}${route}`, {
+        method,
+        headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Number(process.hrtime.bigint() - t) / 1e6 };
+    };
     const ids = files.map((f) => received.get(f.name)).filter((x): x is string => !!x);
     const statusOf = async (id: string) => ((await (await fetch(`${ingestion}/v1/reports/${id}`, { headers: auth })).json()) as { status: string; reason?: string });
     const settleBy = Date.now() + 30_000;
@@ -99,12 +111,35 @@ async function main(): Promise<void> {
         [tenant],
       )
     ).rows;
-    console.log(`demo: compliance per domain (GET ${aggregation}/v1/domains/{domain}/summary?from=&to=):`);
+    console.log(`demo: the tenant API (${api}): each domain registered (POST /v1/domains), then its summary read twice (GET /v1/domains/{domain}/summary):`);
     for (const { domain, first, last } of domains) {
-      const res = await fetch(`${aggregation}/v1/domains/${encodeURIComponent(domain)}/summary?from=${first}&to=${last}`, { headers: auth });
-      const body = (await res.json()) as { totals?: { messages: number; dmarcPass: number }; complianceRate?: number | null; reports?: { count: number }; message?: string };
-      if (!res.ok || !body.totals) console.log(`  ${domain}: HTTP ${res.status} ${body.message ?? ''}`);
-      else console.log(`  ${domain.padEnd(28)} reports ${String(body.reports?.count ?? 0).padStart(3)}  messages ${String(body.totals.messages).padStart(6)}  DMARC pass ${body.complianceRate === null || body.complianceRate === undefined ? '-' : `${(body.complianceRate * 100).toFixed(1)} %`}`);
+      const added = await call('POST', '/v1/domains', { name: domain });
+      if (added.status !== 201 && added.status !== 200) {
+        console.log(`  ${domain}: POST /v1/domains answered ${added.status} ${added.body.message ?? ''}`);
+        process.exitCode = 1;
+        continue;
+      }
+      const route = `/v1/domains/${encodeURIComponent(domain)}/summary?from=${first}&to=${last}`;
+      const cold = await call('GET', route);
+      const warm = await call('GET', route);
+      const b = cold.body;
+      if (cold.status !== 200 || !b.totals) {
+        console.log(`  ${domain}: HTTP ${cold.status} ${b.message ?? ''}`);
+        process.exitCode = 1;
+      } else {
+        const rate = b.complianceRate === null || b.complianceRate === undefined ? '-' : `${(b.complianceRate * 100).toFixed(1)} %`;
+        console.log(`  ${domain.padEnd(28)} reports ${String(b.reports?.count ?? 0).padStart(3)}  messages ${String(b.totals.messages).padStart(6)}  DMARC pass ${rate.padStart(7)}  read ${cold.ms.toFixed(1)} ms, again ${warm.ms.toFixed(1)} ms (cache)`);
+      }
+    }
+    if (domains.length > 0) {
+      const { domain, first, last } = domains[0];
+      const put = await call('PUT', `/v1/domains/${encodeURIComponent(domain)}/policy`, { p: 'quarantine', sp: 'none', pct: 50, adkim: 'r', aspf: 'r' });
+      const after = await call('GET', `/v1/domains/${encodeURIComponent(domain)}/summary?from=${first}&to=${last}`);
+      const audit = await call('GET', '/v1/audit');
+      const entries = (audit.body.entries ?? audit.body.items ?? []) as Array<{ action?: string }>;
+      console.log(`demo: PUT /v1/domains/${domain}/policy p=quarantine pct=50: ${put.status}; the next dashboard read shows configured policy ${JSON.stringify(after.body.configuredPolicy ?? null)}`);
+      console.log(`demo: GET /v1/audit: ${entries.length} entries (${[...new Set(entries.map((e) => e.action))].join(', ')})`);
+      if (put.status !== 200 || after.body.configuredPolicy?.pct !== 50) process.exitCode = 1;
     }
     console.log(`demo: the API key of the demo tenant is ${key}`);
   } finally {

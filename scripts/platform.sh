@@ -17,7 +17,7 @@ RUN=$ROOT/.infra/services
 # The DNS service (dns:8083) is not in the default list yet: where the resolver does not answer (this sandbox
 # times out on PTR queries) every new source IP waits for its lookup timeouts before its report is counted.
 # With it in DMARC_SERVICES, aggregation counts its enriched chunks instead of the parsed ones.
-SERVICES=${DMARC_SERVICES:-"ingestion:8081 parsing:8082 aggregation:8084"}
+SERVICES=${DMARC_SERVICES:-"ingestion:8081 parsing:8082 aggregation:8084 cache-invalidator:8085 api:8080"}
 case " $SERVICES " in *" dns:"*) export SOURCE_TOPIC=${SOURCE_TOPIC:-dmarc.reports.enriched} ;; esac
 DMARC="node $ROOT/services/cli/bin/dmarc.js"
 
@@ -55,6 +55,7 @@ start() {
   node_modules/.bin/tsx scripts/demo.ts
   echo
   echo "platform: running. Health: curl http://127.0.0.1:8081/readyz  Metrics: curl http://127.0.0.1:8081/metrics  Upload: curl -H \"Authorization: Bearer KEY\" --data-binary @report.xml.gz http://127.0.0.1:8081/v1/reports"
+  echo "platform: tenant API: http://127.0.0.1:8080/docs/json (OpenAPI); a new tenant and key: npx dmarc tenant create NAME --tier business"
   echo "platform: stop everything with: npm stop"
 }
 
