@@ -1,4 +1,4 @@
-import { connectRedisCache, TieredCache } from '@dmarc/cache';
+import { connectRedisCache, observeCacheStats, TieredCache } from '@dmarc/cache';
 import { int } from '@dmarc/config';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
@@ -32,6 +32,8 @@ export const apiService = defineService({
         clients.attach(ctx);
         const redis = connectRedisCache(config.REDIS_URL);
         const cache = new TieredCache({ l2: redis.l2, broadcast: redis.broadcast });
+        // Hit ratio per tier and type on /metrics.
+        observeCacheStats(ctx.telemetry.meter, () => cache.stats());
         const limiterRedis = connectRateLimitRedis(config.REDIS_URL);
         let warned = 0;
         const limiter = new SharedRateLimiter({

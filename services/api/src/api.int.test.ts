@@ -298,6 +298,7 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
         10_000,
       );
       expect(dashboard).toMatchObject({ domain, configuredPolicy: { p: 'reject', version: 2 }, totals: { messages: 0 } });
+      expect(await (await fetch(`${two.base}/metrics`)).text()).toMatch(/dmarc_cache_reads_total\{(?=[^}]*tier="l1")(?=[^}]*type="policy")[^}]*\} [1-9]/);
       const openapi = (await (await fetch(`${two.base}/docs/json`)).json()) as { paths: Record<string, unknown> };
       expect(Object.keys(openapi.paths)).toContain('/v1/domains/{domain}/summary');
     } finally {
