@@ -7,6 +7,8 @@ import type { RedisScripting } from './rate-limit';
 
 export interface RateLimitRedis {
   readonly scripting: RedisScripting;
+  /** Resolves true once connected, false after timeoutMs; until then every request takes the fallback. */
+  ready(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,11 @@ export function connectRateLimitRedis(url: string, commandTimeoutMs = 250): Rate
   redis.on('error', () => undefined);
   return {
     scripting: { eval: (script, numKeys, ...args) => redis.eval(script, numKeys, ...args) },
+    async ready(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (redis.status !== 'ready' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return redis.status === 'ready';
+    },
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -43,6 +43,8 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
     await redis.ready();
     cache = new TieredCache({ l2: redis.l2, broadcast: redis.broadcast });
     limiterRedis = connectRateLimitRedis(process.env.REDIS_URL!);
+    // Until connected every request takes the per-process fallback (the client does not queue).
+    expect(await limiterRedis.ready()).toBe(true);
     // Starter tenants get 2 operations per second here, the others plenty.
     const rates = { starter: 2, business: 10_000, enterprise: 10_000 };
     const limiter = new SharedRateLimiter({ redis: limiterRedis.scripting, rates, fallback: new LocalRateLimiter(rates), keyPrefix: `api-int:${run}:` });
@@ -226,6 +228,7 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
     const prefix = `api-int-shared:${run}:`;
     const second = connectRateLimitRedis(process.env.REDIS_URL!);
     try {
+      expect(await second.ready()).toBe(true);
       const p1 = new SharedRateLimiter({ redis: limiterRedis.scripting, rates, fallback: new LocalRateLimiter(rates), keyPrefix: prefix });
       const p2 = new SharedRateLimiter({ redis: second.scripting, rates, fallback: new LocalRateLimiter(rates), keyPrefix: prefix });
       const started = Date.now();
