@@ -194,8 +194,9 @@ describe('tenant configuration on PGlite', () => {
       const relay = new ConfigChangeRelay({ db: store, publisher: bus, logger, pageSize: 4 });
       expect(await relay.flush()).toBe(Number(pending));
       expect(await relay.flush()).toBe(0);
-      await new Promise((r) => setTimeout(r, 50));
       const ids = (await outbox()).rows.map((r) => Number(r.id));
+      // Delivered asynchronously by the in-process bus: a bounded wait, not a fixed sleep.
+      for (const deadline = Date.now() + 10_000; seen.length < ids.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
       expect(seen.map((c) => c.sequence).sort((a, b) => a - b)).toEqual(ids);
       // Ordered per key (tenant and domain), the partition key.
       const byKey = new Map<string, number[]>();
