@@ -42,6 +42,7 @@ import { spawnService, waitReady, type DnsTestServer, type SpawnedService } from
 import { Kafka, logLevel } from 'kafkajs';
 import { generateReports, type GeneratedReport } from './aggregate-reports';
 import { removeBenchTenant } from './bench-tenant';
+import { checkNoStaleMembers, stopBenchService } from './bench-services';
 import {
   benchDnsRedisUrl,
   clearBenchDnsCache,
@@ -61,12 +62,9 @@ import {
   upstreamQueries,
 } from './dns-fixture';
 import { cpuSeconds, InfraCpu } from './process-cpu';
-import { benchServiceEnv } from './service-env';
+import { benchEndpoints, benchServiceEnv } from './service-env';
 
-process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
-process.env.DATABASE_URL ??= 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc';
-const BROKERS = process.env.KAFKA_BROKERS.split(',');
-const URL = process.env.DATABASE_URL;
+const { brokers: BROKERS, databaseUrl: URL } = benchEndpoints();
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 10_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
@@ -85,31 +83,7 @@ const quantile = (sorted: number[], q: number) => (sorted.length ? Math.round(so
 const sortNum = (xs: number[]) => xs.sort((a, b) => a - b);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Stale services in our consumer groups would take part of the messages: refuse to start. */
-async function checkNoStaleMembers(): Promise<void> {
-  const admin = new Kafka({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline', logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const { groups } = await admin.describeGroups(GROUPS);
-    const busy = groups.filter((g) => g.members.length > 0);
-    if (busy.length) {
-      throw new Error(`consumer group(s) ${busy.map((g) => `${g.groupId} (${g.members.length} members)`).join(', ')} already have members: stop the services running against ${BROKERS.join(',')} first`);
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
 
-async function stop(svc: SpawnedService): Promise<void> {
-  if (svc.child.exitCode !== null || svc.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => svc.child.once('exit', () => resolve()));
-  svc.child.kill('SIGTERM');
-  const killed = await Promise.race([exited.then(() => false), sleep(15_000).then(() => true)]);
-  if (killed) {
-    svc.child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 async function publishAll(bus: Bus, tenantId: string, reports: GeneratedReport[], publishedAt: Map<string, number>): Promise<void> {
   const started = Date.now();
@@ -161,7 +135,7 @@ async function main(): Promise<void> {
   const sizes = sortNum(reports.map((g) => g.records));
 
   await runMigrations(URL, { info: () => undefined });
-  await checkNoStaleMembers();
+  await checkNoStaleMembers(BROKERS, GROUPS, 'dmarc-bench-pipeline');
   const store = new PgStore({ url: URL, applicationName: 'dmarc-bench-pipeline', poolSize: 2 });
   const tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [runId])).rows[0].id;
   const services: SpawnedService[] = [];
@@ -304,7 +278,7 @@ async function main(): Promise<void> {
     if (!exact) process.exitCode = 1;
   } finally {
     await bus?.close().catch(() => undefined);
-    await Promise.all(services.map(stop));
+    await Promise.all(services.map(stopBenchService));
     await dnsServer?.close();
     if (DNS) await clearBenchDnsCache(redisUrl).catch(() => undefined);
     if (parsedAtStart) {

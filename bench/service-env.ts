@@ -16,3 +16,14 @@ export function benchServiceEnv(fallback: string, service: string): Record<strin
     ...Object.fromEntries(pairs),
   };
 }
+
+/**
+ * The local infrastructure's endpoints unless KAFKA_BROKERS, DATABASE_URL and REDIS_URL say otherwise; set in
+ * the environment too, so the services a bench spawns use the same ones.
+ */
+export function benchEndpoints(): { brokers: string[]; databaseUrl: string } {
+  process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+  process.env.DATABASE_URL ??= 'postgres://dmarc:dmarc@127.0.0.1:5432/dmarc';
+  process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
+  return { brokers: process.env.KAFKA_BROKERS.split(','), databaseUrl: process.env.DATABASE_URL };
+}

@@ -90,6 +90,67 @@ describe('CacheInvalidator', () => {
   });
 });
 
+describe('CacheInvalidator: aggregate updates during a spike', () => {
+  const updated = (domain: string, chunkIndex: number): ChangeEvent => ({
+    topic: 'dmarc.aggregates.updated',
+    value: { tenantId: T, domain, days: ['2026-11-25'], reportId: `r${chunkIndex}`, chunkIndex, reportComplete: true, at: 0 },
+  });
+  const summary = (domain: string) => [domain, 'summary'];
+
+  it('marks a domain’s dashboards stale at the first update, folds the next ones into one mark at the window’s end, and drops on config changes at once', async () => {
+    jest.useFakeTimers();
+    try {
+      const l2 = new MemoryCacheL2();
+      const broadcast = new InProcessBroadcast();
+      const reader = new TieredCache({ l2, broadcast });
+      const cache = new TieredCache({ l2, broadcast });
+      const invalidator = new CacheInvalidator({ cache, policies: new PolicyTable(), deleteL2Keys: (keys) => l2.delete(keys), aggregateRefreshMs: 5000 });
+      await reader.set(scope, 'dashboard', summary('example.com'), { v: 1 });
+      expect((await invalidator.apply(updated('example.com', 0))).deferred).toBe(false);
+      expect(reader.l1IsStale(scope, 'dashboard', summary('example.com'))).toBe(true);
+
+      // Updates inside the window: deferred, the entry refreshed meanwhile stays fresh...
+      await reader.set(scope, 'dashboard', summary('example.com'), { v: 2 });
+      for (let i = 1; i <= 20; i++) expect((await invalidator.apply(updated('example.com', i))).deferred).toBe(true);
+      expect(reader.l1IsStale(scope, 'dashboard', summary('example.com'))).toBe(false);
+      // ...another domain is not held back by it...
+      await reader.set(scope, 'dashboard', summary('other.org'), { v: 1 });
+      expect((await invalidator.apply(updated('other.org', 0))).deferred).toBe(false);
+      expect(reader.l1IsStale(scope, 'dashboard', summary('other.org'))).toBe(true);
+      // ...nor is a policy change of the domain: it drops at once.
+      await invalidator.apply(change(1));
+      expect(await reader.get(scope, 'dashboard', summary('example.com'))).toBeUndefined();
+      await reader.set(scope, 'dashboard', summary('example.com'), { v: 3 });
+
+      // The window's end: the folded updates mark the entry once.
+      await jest.advanceTimersByTimeAsync(4999);
+      expect(reader.l1IsStale(scope, 'dashboard', summary('example.com'))).toBe(false);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(reader.l1IsStale(scope, 'dashboard', summary('example.com'))).toBe(true);
+      await reader.close();
+      await cache.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('flush marks what is folded now (graceful stop)', async () => {
+    const l2 = new MemoryCacheL2();
+    const broadcast = new InProcessBroadcast();
+    const reader = new TieredCache({ l2, broadcast });
+    const cache = new TieredCache({ l2, broadcast });
+    const invalidator = new CacheInvalidator({ cache, policies: new PolicyTable(), deleteL2Keys: (keys) => l2.delete(keys), aggregateRefreshMs: 60_000 });
+    await invalidator.apply(updated('example.com', 0));
+    await reader.set(scope, 'trend', ['example.com', '2026-11-01', '2026-11-25'], { v: 1 });
+    expect((await invalidator.apply(updated('example.com', 1))).deferred).toBe(true);
+    expect(reader.l1IsStale(scope, 'trend', ['example.com', '2026-11-01', '2026-11-25'])).toBe(false);
+    await invalidator.flush();
+    expect(reader.l1IsStale(scope, 'trend', ['example.com', '2026-11-01', '2026-11-25'])).toBe(true);
+    await reader.close();
+    await cache.close();
+  });
+});
+
 describe('SequenceTracker', () => {
   it('forgets the oldest tenth past its bound, never the key just applied', () => {
     const t = new SequenceTracker(10);

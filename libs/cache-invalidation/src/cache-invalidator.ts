@@ -1,6 +1,7 @@
 import type { PolicyTable, TieredCache } from '@dmarc/cache';
 import { CacheInvalidationError } from './errors';
-import { CONFIG_CHANGES_TOPIC, planInvalidation, type ChangeEvent, type InvalidationPlan } from './invalidation-policy';
+import { AGGREGATES_UPDATED_TOPIC, CONFIG_CHANGES_TOPIC, planInvalidation, type ChangeEvent, type InvalidationPlan } from './invalidation-policy';
+import { RefreshDebounce } from './refresh-debounce';
 import { SequenceTracker } from './sequence-tracker';
 
 export interface CacheInvalidatorLogger {
@@ -16,6 +17,11 @@ export interface CacheInvalidatorDeps {
   /** Looks a new domain's records up (DNS discovery), landing the answers in the shared tier. */
   discover?(domain: string, tenantId: string): Promise<void>;
   logger?: CacheInvalidatorLogger;
+  /**
+   * dmarc.aggregates.updated drops a domain's dashboard and trend entries at most once per this window (the
+   * first at once, the rest folded into one at the window's end: see RefreshDebounce). 0: every one at once.
+   */
+  aggregateRefreshMs?: number;
 }
 
 export interface AppliedChange {
@@ -24,6 +30,8 @@ export interface AppliedChange {
   plan: InvalidationPlan;
   /** A new domain's DNS lookups failed (logged; not retried: the DNS watcher will look at it). */
   discoveryFailed?: boolean;
+  /** Folded into the domain's next drop (aggregate updates inside its refresh window). */
+  deferred?: boolean;
 }
 
 /**
@@ -34,19 +42,44 @@ export interface AppliedChange {
  */
 export class CacheInvalidator {
   private readonly sequences = new SequenceTracker();
+  private readonly aggregateRefresh: RefreshDebounce;
 
-  constructor(private readonly deps: CacheInvalidatorDeps) {}
+  constructor(private readonly deps: CacheInvalidatorDeps) {
+    this.aggregateRefresh = new RefreshDebounce(deps.aggregateRefreshMs ?? 0, (key, error) =>
+      deps.logger?.warn({ key, error: error instanceof Error ? error.message : String(error) }, 'a folded aggregate refresh failed; the entries expire by their TTL'),
+    );
+  }
 
   async apply(event: ChangeEvent): Promise<AppliedChange> {
     const plan = planInvalidation(event, (type) => this.deps.policies.of(type).strategy);
-    // Only config changes carry a sequence; the other two are hints whose repetition drops again, harmlessly.
+    if (event.topic === AGGREGATES_UPDATED_TOPIC) {
+      let ran = false;
+      await this.aggregateRefresh.submit(`${event.value.tenantId}:${event.value.domain}`, async () => {
+        ran = true;
+        await this.applyPlan(plan);
+      });
+      return { applied: true, plan, deferred: !ran };
+    }
+    // Only config changes carry a sequence; DNS changes are hints whose repetition drops again, harmlessly.
     const ordered = event.topic === CONFIG_CHANGES_TOPIC ? { key: `${event.value.tenantId}:${event.value.domain ?? ''}`, sequence: event.value.sequence } : undefined;
     if (ordered && this.sequences.isStale(ordered.key, ordered.sequence)) return { applied: false, plan };
+    const discoveryFailed = await this.applyPlan(plan);
+    if (ordered) this.sequences.applied(ordered.key, ordered.sequence);
+    return { applied: true, plan, discoveryFailed };
+  }
 
+  /** Runs the folded aggregate refreshes now (graceful stop): none waits out its window in a stopped process. */
+  flush(): Promise<void> {
+    return this.aggregateRefresh.flush();
+  }
+
+  /** Drops and sets what the plan names; true when a new domain's discovery failed. */
+  private async applyPlan(plan: InvalidationPlan): Promise<boolean> {
     const { cache } = this.deps;
     for (const s of plan.sets) await cache.set(s.scope, s.type, s.id, s.value);
     for (const k of plan.keys) await cache.invalidate(k.scope, k.type, k.id);
     for (const g of plan.groups) await cache.invalidateGroup(g.scope, g.type, g.group);
+    for (const g of plan.staleGroups) await cache.refreshGroup(g.scope, g.type, g.group);
     if (plan.dnsKeys.length > 0) {
       try {
         await this.deps.deleteL2Keys(plan.dnsKeys);
@@ -72,8 +105,7 @@ export class CacheInvalidator {
         this.deps.logger?.warn({ tenantId, domain, error: error instanceof Error ? error.message : String(error) }, 'DNS discovery of a new domain failed; the watcher will look again');
       }
     }
-    if (ordered) this.sequences.applied(ordered.key, ordered.sequence);
-    return { applied: true, plan, discoveryFailed };
+    return discoveryFailed;
   }
 }
 

@@ -45,7 +45,8 @@ const updated: AggregatesUpdated = { tenantId: T, domain: D, days: ['2025-03-10'
 const ofDomain = (types: string[], d = D) => types.map((t) => `T ${t} ${d}`);
 const ALL_DOMAIN_TYPES = ['policy', 'compliance', 'dashboard', 'trend', 'aggregate'];
 
-const CASES: Array<[string, ChangeEvent, string[]]> = [
+// [name, change, entries dropped, entries kept but marked stale (served while refreshed)]
+const CASES: Array<[string, ChangeEvent, string[], string[]?]> = [
   [
     'DMARC policy changed: the policy, the _dmarc record (both key schemes), compliance and dashboard',
     config('policy_changed', { entity: `policy:${D}`, after: '{"p":"reject"}' }),
@@ -74,7 +75,7 @@ const CASES: Array<[string, ChangeEvent, string[]]> = [
     dns('DKIM', 's1._domainkey.example.com'),
     [...ofDomain(['compliance', 'dashboard']), 'dns s1._domainkey.example.com', 'dns-cache s1._domainkey.example.com'],
   ],
-  ['aggregates updated: dashboard and trends', { topic: 'dmarc.aggregates.updated', value: updated }, ofDomain(['dashboard', 'trend'])],
+  ['aggregates updated: dashboard and trends marked stale, nothing dropped', { topic: 'dmarc.aggregates.updated', value: updated }, [], ofDomain(['dashboard', 'trend'])],
   // Hostile names reach nothing but their own (escaped) keys: no other domain, no other tenant.
   ['a policy change of `a.com:*` drops nothing of anyone else', config('policy_changed', { domain: 'a.com:*' }), []],
   ['a policy change of `x}:tenant:2` drops nothing of anyone else', config('policy_changed', { domain: `x}:tenant:${U}` }), []],
@@ -84,7 +85,7 @@ const CASES: Array<[string, ChangeEvent, string[]]> = [
 describe('the invalidation policy: change -> exactly the entries dropped, in L2 and in another process’s L1', () => {
   const policies = new PolicyTable();
 
-  it.each(CASES)('%s', async (_name, event, expected) => {
+  it.each(CASES)('%s', async (_name, event, expected, expectedStale = []) => {
     const l2 = new MemoryCacheL2();
     const broadcast = new InProcessBroadcast();
     const api = new TieredCache({ l2, broadcast });
@@ -104,17 +105,22 @@ describe('the invalidation policy: change -> exactly the entries dropped, in L2 
     expect((await invalidator.apply(event)).applied).toBe(true);
 
     const dropped: string[] = [];
+    const stale: string[] = [];
     for (const e of universe) {
       const gone = 'raw' in e ? (await l2.get(e.raw)) === null : (await l2.get(cacheKey(e.scope, e.type, e.id))) === null;
       if (!gone) {
         // Still in L2, so still in the other process's L1 too.
-        if (!('raw' in e)) expect(api.l1Has(e.scope, e.type, e.id)).toBe(true);
+        if (!('raw' in e)) {
+          expect(api.l1Has(e.scope, e.type, e.id)).toBe(true);
+          if (api.l1IsStale(e.scope, e.type, e.id)) stale.push(e.label);
+        }
         continue;
       }
       dropped.push(e.label);
       if (!('raw' in e)) expect(api.l1Has(e.scope, e.type, e.id)).toBe(false);
     }
     expect(dropped.sort()).toEqual([...expected].sort());
+    expect(stale.sort()).toEqual([...expectedStale].sort());
     expect(discovered).toEqual(event.topic === 'dmarc.config.changes' && event.value.kind === 'domain_added' ? [D] : []);
     await api.close();
     await invalidatorCache.close();

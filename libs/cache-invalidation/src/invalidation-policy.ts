@@ -36,6 +36,11 @@ export interface KeySet extends KeyDrop {
 
 export interface InvalidationPlan {
   groups: GroupDrop[];
+  /**
+   * Groups whose entries are kept but stale (TieredCache.refreshGroup): served while refreshed once. For
+   * aggregate updates, which make figures older but not wrong; configuration changes drop instead.
+   */
+  staleGroups: GroupDrop[];
   keys: KeyDrop[];
   sets: KeySet[];
   /**
@@ -70,11 +75,16 @@ function dnsTxtKey(name: string): string | undefined {
 }
 
 class PlanBuilder {
-  readonly plan: InvalidationPlan = { groups: [], keys: [], sets: [], dnsKeys: [], discover: [] };
+  readonly plan: InvalidationPlan = { groups: [], staleGroups: [], keys: [], sets: [], dnsKeys: [], discover: [] };
   constructor(private readonly strategyOf: StrategyOf) {}
 
   group(scope: CacheScope, type: string, group: string): this {
     this.plan.groups.push({ scope, type, group });
+    return this;
+  }
+
+  stale(scope: CacheScope, type: string, group: string): this {
+    this.plan.staleGroups.push({ scope, type, group });
     return this;
   }
 
@@ -124,7 +134,7 @@ export function planInvalidation(event: ChangeEvent, strategyOf: StrategyOf): In
     }
     case AGGREGATES_UPDATED_TOPIC: {
       const scope = tenantScope(event.value.tenantId);
-      b.group(scope, 'dashboard', event.value.domain).group(scope, 'trend', event.value.domain);
+      b.stale(scope, 'dashboard', event.value.domain).stale(scope, 'trend', event.value.domain);
       break;
     }
   }

@@ -10,6 +10,8 @@ export interface InvalidationMessage {
   readonly keys?: readonly string[];
   /** Group bases (see cache-key.ts groupBase): drop every key of the group. */
   readonly groups?: readonly string[];
+  /** Group bases whose entries are stale from now on: served while refreshed (TieredCache.refreshGroup). */
+  readonly staleGroups?: readonly string[];
 }
 
 export interface BroadcastListener {
@@ -31,12 +33,18 @@ export interface InvalidationBroadcast {
 /** Parses a message from the wire; anything malformed is ignored (undefined), never thrown at the subscriber. */
 export function parseMessage(raw: string): InvalidationMessage | undefined {
   try {
-    const m = JSON.parse(raw) as { origin?: unknown; keys?: unknown; groups?: unknown };
+    const m = JSON.parse(raw) as { origin?: unknown; keys?: unknown; groups?: unknown; staleGroups?: unknown };
     if (typeof m !== 'object' || m === null || typeof m.origin !== 'string') return undefined;
     const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
     if (m.keys !== undefined && !strings(m.keys)) return undefined;
     if (m.groups !== undefined && !strings(m.groups)) return undefined;
-    return { origin: m.origin, keys: m.keys as string[] | undefined, groups: m.groups as string[] | undefined };
+    if (m.staleGroups !== undefined && !strings(m.staleGroups)) return undefined;
+    return {
+      origin: m.origin,
+      keys: m.keys as string[] | undefined,
+      groups: m.groups as string[] | undefined,
+      ...(m.staleGroups !== undefined ? { staleGroups: m.staleGroups as string[] } : {}),
+    };
   } catch {
     return undefined;
   }

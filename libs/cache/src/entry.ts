@@ -5,22 +5,27 @@ export interface CacheEntry<T = unknown> {
   readonly value: T;
   /** Milliseconds since the epoch. */
   readonly expiresAt: number;
+  /**
+   * When the writer stored it (ms since the epoch; 0 for an entry written without it). A group marked stale
+   * (TieredCache.refreshGroup) at a later instant makes the entry served-but-refreshed.
+   */
+  readonly storedAt?: number;
 }
 
 /** Freshness is a pure function of the entry and the clock (CONVENTIONS §3b). */
 export const isFresh = (expiresAt: number, now: number): boolean => now < expiresAt;
 
-export function encodeEntry(value: unknown, expiresAt: number): string {
-  return JSON.stringify({ v: value, e: expiresAt });
+export function encodeEntry(value: unknown, expiresAt: number, storedAt?: number): string {
+  return JSON.stringify(storedAt === undefined ? { v: value, e: expiresAt } : { v: value, e: expiresAt, s: storedAt });
 }
 
 /** The entry, or undefined for nothing / a malformed value (another writer's, an old format): a miss. */
 export function decodeEntry(raw: string | null | undefined): CacheEntry | undefined {
   if (raw === null || raw === undefined) return undefined;
   try {
-    const parsed = JSON.parse(raw) as { v?: unknown; e?: unknown };
+    const parsed = JSON.parse(raw) as { v?: unknown; e?: unknown; s?: unknown };
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.e !== 'number' || !('v' in parsed)) return undefined;
-    return { value: parsed.v, expiresAt: parsed.e };
+    return { value: parsed.v, expiresAt: parsed.e, storedAt: typeof parsed.s === 'number' ? parsed.s : 0 };
   } catch {
     return undefined;
   }

@@ -7,6 +7,8 @@ import { isFresh } from './entry';
 class Slot {
   prev: Slot | null = null;
   next: Slot | null = null;
+  /** Its group was marked stale after it was stored: served while one refresh runs (TieredCache.refreshGroup). */
+  stale = false;
 
   constructor(
     readonly key: string,
@@ -52,6 +54,7 @@ class Partition {
 export interface L1Hit {
   readonly value: unknown;
   readonly expiresAt: number;
+  readonly stale: boolean;
 }
 
 export interface L1Put {
@@ -64,6 +67,8 @@ export interface L1Put {
   expiresAt: number;
   storedAt: number;
   bytes: number;
+  /** Stored already stale (an L2 entry older than its group's stale mark). */
+  stale?: boolean;
 }
 
 export class L1Store {
@@ -101,6 +106,10 @@ export class L1Store {
     return this.slots.has(key);
   }
 
+  isStale(key: string): boolean {
+    return this.slots.get(key)?.stale === true;
+  }
+
   /** Stores the entry, then evicts the partition's least recently used entries until it fits its budget. */
   set(put: L1Put): void {
     const existing = this.slots.get(put.key);
@@ -111,6 +120,7 @@ export class L1Store {
     // An entry bigger than the whole budget would evict everything and still not fit.
     if (put.bytes > partition.budget) return;
     const slot = new Slot(put.key, partition, put.group, put.value, put.expiresAt, put.storedAt, put.bytes);
+    slot.stale = put.stale === true;
     this.slots.set(put.key, slot);
     partition.append(slot);
     partition.bytes += slot.bytes;
@@ -139,6 +149,14 @@ export class L1Store {
     for (const key of [...members]) if (this.delete(key)) dropped++;
     this.groups.delete(base);
     return dropped;
+  }
+
+  /** Marks every entry of the group stale (kept, served, refreshed on the next read); returns how many. */
+  markGroupStale(base: string): number {
+    const members = this.groups.get(base);
+    if (!members) return 0;
+    for (const key of members) this.slots.get(key)!.stale = true;
+    return members.size;
   }
 
   clear(): void {

@@ -21,6 +21,10 @@ export interface CacheStats {
   evictions: number;
   /** Invalidations heard from other processes. */
   invalidationsReceived: number;
+  /** Reads answered with an entry of a group marked stale (refreshGroup): served, refreshed behind. */
+  staleServed: number;
+  /** Background refreshes started for stale entries. */
+  refreshes: number;
   l1Entries: number;
   /** Redis is skipped after failures, or invalidations may be missed: serving from L1 (bounded) and the source. */
   degraded: boolean;
@@ -37,6 +41,8 @@ export class StatsCounter {
   coalesced = 0;
   l2Errors = 0;
   invalidationsReceived = 0;
+  staleServed = 0;
+  refreshes = 0;
   private readonly types = new Map<string, TypeStats>();
 
   of(type: string): TypeStats {

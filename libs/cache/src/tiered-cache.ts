@@ -44,6 +44,12 @@ export class TieredCache {
    * count moved may hold a value that was just replaced: it is returned but not put in L1.
    */
   private generation = 0;
+  /**
+   * Group base → the instant its entries were marked stale (refreshGroup, here or heard on the broadcast). An
+   * L2 entry stored before it is served but refreshed; bounded, oldest marks forgotten first (an entry outlives
+   * a forgotten mark by its TTL at most).
+   */
+  private readonly staleSince = new Map<string, number>();
 
   constructor(options: TieredCacheOptions) {
     this.o = resolveOptions(options);
@@ -71,7 +77,10 @@ export class TieredCache {
       return load();
     }
     const hit = this.readL1(key, stats);
-    if (hit) return hit.value as T;
+    if (hit) {
+      if (hit.stale) this.revalidate(scope, policy, key, stats, load, options?.ttlMs);
+      return hit.value as T;
+    }
     const running = this.flights.get(key);
     if (running) {
       this.counters.coalesced++;
@@ -126,7 +135,7 @@ export class TieredCache {
     const ttlMs = lifetimeOf(policy, options?.ttlMs);
     if (ttlMs <= 0) return this.invalidate(scope, type, id);
     const entry = { value, expiresAt: now + ttlMs };
-    const json = encodeEntry(value, entry.expiresAt);
+    const json = encodeEntry(value, entry.expiresAt, now);
     // Not written, L2 may still hold the old value: it is deleted as soon as L2 answers again.
     if (!(await this.writeL2(key, json, ttlMs, indexKey))) this.pending.addKey(key);
     this.putL1(scope, key, entry, json);
@@ -181,6 +190,23 @@ export class TieredCache {
     return removed ?? dropped;
   }
 
+  /**
+   * Stale-while-revalidate for a group (`type:{group}:*`): its entries stay and are served, each read of one
+   * starts one refresh of it in the background (coalesced per key), and the refreshed value replaces it. For
+   * changes that make figures older but not wrong (new aggregates during an ingestion spike): readers never
+   * wait on the database for them, and each entry is loaded once per mark per process at most (once in all
+   * when another process's refresh already put a newer value in L2). Configuration changes drop instead.
+   * Every process marks its L1 through the broadcast; returns how many L1 entries this process marked.
+   */
+  async refreshGroup(scope: CacheScope, type: string, group: string): Promise<number> {
+    this.assertOpen();
+    this.o.policies.of(type);
+    const base = groupBase(scope, type, group);
+    const marked = this.markStale(base, this.o.now());
+    await this.publish({ origin: this.origin, staleGroups: [base] });
+    return marked;
+  }
+
   stats(): CacheStats {
     const c = this.counters;
     const broadcastConnected = this.o.broadcast.isConnected();
@@ -194,6 +220,8 @@ export class TieredCache {
       l2Errors: c.l2Errors,
       evictions: this.l1.evictions,
       invalidationsReceived: c.invalidationsReceived,
+      staleServed: c.staleServed,
+      refreshes: c.refreshes,
       l1Entries: this.l1.size,
       degraded: !l2Available || !broadcastConnected,
       l2Available,
@@ -209,6 +237,11 @@ export class TieredCache {
   /** Whether this process's L1 holds the key (tests, diagnostics); does not touch recency. */
   l1Has(scope: CacheScope, type: string, id: readonly string[]): boolean {
     return this.l1.has(cacheKey(scope, type, id));
+  }
+
+  /** Whether this process's L1 holds the key marked stale (tests, diagnostics); does not touch recency. */
+  l1IsStale(scope: CacheScope, type: string, id: readonly string[]): boolean {
+    return this.l1.isStale(cacheKey(scope, type, id));
   }
 
   async close(): Promise<void> {
@@ -230,7 +263,10 @@ export class TieredCache {
   ): Promise<T> {
     const cached = await this.readL2(key, stats);
     if (cached && !flight.invalidated) {
-      return this.putL1(scope, key, cached, cached.raw) as T;
+      // Older than its group's stale mark: served; the next read of it (from L1) starts its refresh.
+      const stale = this.isStaleInL2(key, scope, cached);
+      if (stale) this.counters.staleServed++;
+      return this.putL1(scope, key, cached, cached.raw, stale) as T;
     }
     let token: string | undefined;
     if (!flight.invalidated && this.circuit.usable() && this.shared.enabled) {
@@ -259,13 +295,15 @@ export class TieredCache {
     stats.misses++;
     this.counters.loads++;
     stats.loads++;
+    // What the source said as of the load's start: a stale mark landing while it runs leaves the result stale.
+    const startedAt = this.o.now();
     const value = await load();
     const ttlMs = lifetimeOf(policy, requestedTtlMs);
     if (value === undefined || ttlMs <= 0 || flight.invalidated || this.closed) return value;
-    const entry = { value, expiresAt: this.o.now() + ttlMs };
+    const entry = { value, expiresAt: this.o.now() + ttlMs, storedAt: startedAt };
     let json: string;
     try {
-      json = encodeEntry(value, entry.expiresAt);
+      json = encodeEntry(value, entry.expiresAt, startedAt);
     } catch {
       // Not representable as JSON (a BigInt, a cycle): served, not cached.
       return value;
@@ -277,10 +315,10 @@ export class TieredCache {
       await this.deleteL2Quietly(key);
       return value;
     }
-    return this.putL1(scope, key, entry, json) as T;
+    return this.putL1(scope, key, entry, json, this.isStaleInL2(key, scope, entry)) as T;
   }
 
-  private readL1(key: string, stats: { l1Hits: number }): { value: unknown } | undefined {
+  private readL1(key: string, stats: { l1Hits: number }): { value: unknown; stale: boolean } | undefined {
     const now = this.o.now();
     // While the broadcast is down, an invalidation may have been missed: only trust what is very recent.
     const trustedSince = this.o.broadcast.isConnected() ? undefined : now - this.o.unsubscribedL1MaxAgeMs;
@@ -337,7 +375,7 @@ export class TieredCache {
   }
 
   /** Stores a frozen copy of the entry (`json`: its encoded form) in L1 and returns it (what every caller gets). */
-  private putL1(scope: CacheScope, key: string, entry: CacheEntry, json: string): unknown {
+  private putL1(scope: CacheScope, key: string, entry: CacheEntry, json: string, stale = false): unknown {
     const value = frozenValueOf(json);
     if (this.closed) return value;
     const partition = partitionOf(scope);
@@ -352,8 +390,53 @@ export class TieredCache {
       expiresAt: entry.expiresAt,
       storedAt: this.o.now(),
       bytes: entryBytes(key, json),
+      stale,
     });
     return value;
+  }
+
+  /**
+   * One background refresh of a stale entry (none when a load of the key is running). A newer value already in
+   * L2 (another process refreshed it) is taken as it is; otherwise the source is read. Failures leave the stale
+   * entry to its TTL; a later read tries again.
+   */
+  private revalidate<T>(
+    scope: CacheScope,
+    policy: DataPolicy,
+    key: string,
+    stats: { l2Hits: number; misses: number; loads: number },
+    load: () => Promise<T>,
+    requestedTtlMs: number | undefined,
+  ): void {
+    this.counters.staleServed++;
+    if (this.flights.has(key) || this.closed) return;
+    this.counters.refreshes++;
+    const flight: Flight = { promise: Promise.resolve(), invalidated: false };
+    flight.promise = (async () => {
+      const newer = await this.readL2(key, stats, false);
+      if (newer && !flight.invalidated && !this.isStaleInL2(key, scope, newer)) {
+        this.putL1(scope, key, newer, newer.raw);
+        return;
+      }
+      await this.loadAndStore(scope, policy, key, stats, load, flight, requestedTtlMs);
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+      });
+    this.flights.set(key, flight);
+  }
+
+  private isStaleInL2(key: string, scope: CacheScope, entry: CacheEntry): boolean {
+    const since = this.staleSince.get(groupBaseOfKey(key, scope));
+    return since !== undefined && (entry.storedAt ?? 0) < since;
+  }
+
+  private markStale(base: string, at: number): number {
+    this.staleSince.delete(base);
+    this.staleSince.set(base, at);
+    if (this.staleSince.size > MAX_STALE_MARKS) this.staleSince.delete(this.staleSince.keys().next().value!);
+    return this.l1.markGroupStale(base);
   }
 
   private async publish(message: InvalidationMessage): Promise<void> {
@@ -373,6 +456,7 @@ export class TieredCache {
     let dropped = 0;
     for (const key of keys) if (this.l1.delete(key)) dropped++;
     for (const base of groups) dropped += this.l1.deleteGroup(base);
+    for (const base of message.staleGroups ?? []) this.markStale(base, this.o.now());
     const keySet = new Set(keys);
     this.markFlights((k) => keySet.has(k) || groups.some((base) => isInGroup(k, base)));
     this.o.onInvalidated?.({ source: 'remote', keys, groups, dropped });
@@ -403,6 +487,9 @@ export class TieredCache {
     if (this.closed) throw new CacheClosedError();
   }
 }
+
+/** Stale marks kept per process (group bases); the oldest go first beyond it. */
+const MAX_STALE_MARKS = 100_000;
 
 /** The value of an encoded entry, as a deep-frozen copy. */
 const frozenValueOf = (json: string): unknown => deepFreeze(JSON.parse(json) as { v: unknown }).v;

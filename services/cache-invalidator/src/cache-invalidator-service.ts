@@ -25,6 +25,12 @@ export const cacheInvalidatorService = defineService({
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions of the change topics handled in parallel' }),
     // Messages of one key (tenant and domain) still one after another: per domain, changes apply in order.
     MESSAGE_CONCURRENCY: int({ min: 1, max: 256, default: 8, description: 'changes of one partition in hand at once (those of one domain in order)' }),
+    AGGREGATE_REFRESH_MS: int({
+      min: 0,
+      max: 600_000,
+      default: 5000,
+      description: "dmarc.aggregates.updated drops a domain's dashboard and trend entries at most once per this window (the first at once, the rest at the window's end): how stale a dashboard may be during an ingestion spike; 0 drops on every update",
+    }),
     DNS_DISCOVERY: bool({ default: true, description: "look a new domain's DMARC and SPF records up when it is added (warms the shared DNS tier)" }),
   },
   create(config) {
@@ -64,7 +70,11 @@ export const cacheInvalidatorService = defineService({
           deleteL2Keys: (keys) => redis.l2.delete(keys),
           discover: dnsCache ? discoverOverDnsCache((name, type) => dnsCache.resolve(name, type)) : undefined,
           logger: ctx.logger,
+          aggregateRefreshMs: config.AGGREGATE_REFRESH_MS,
         });
+        // Registered last, so it runs first on shutdown (hooks run in reverse): the folded drops land while Redis is
+        // still there; an aggregate update arriving after it drops at once.
+        ctx.onShutdown(() => invalidator.flush());
         const changes = ctx.telemetry.meter.createCounter('dmarc_cache_invalidations_total', { description: 'changes applied to the caches, by topic and outcome' });
         await bus.consume<TopicIn>({
           groupId: config.CONSUMER_GROUP,

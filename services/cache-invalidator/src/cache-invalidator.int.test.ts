@@ -36,7 +36,8 @@ describe('dmarc serve cache-invalidator (real Kafka and Redis)', () => {
     svc = await spawnService('cache-invalidator', { CONSUMER_GROUP: `cache-invalidator-int-${run}`, CONSUME_FROM_BEGINNING: 'false', DNS_UPSTREAM: dnsServer.address });
     await waitReady(svc);
     // A new group starts at the newest offset only once it has its partitions, and readiness does not wait for
-    // that: announce updates of a probe domain until one is applied (its dashboard entry leaves Redis).
+    // that: announce updates of a probe domain until one is applied (its dashboard entry is marked stale in the
+    // API processes' L1 through the broadcast).
     let n = 0;
     await waitFor(
       'the consumer group to be assigned',
@@ -45,7 +46,7 @@ describe('dmarc serve cache-invalidator (real Kafka and Redis)', () => {
         await apis[0].set(scope, 'dashboard', [probe, 'summary'], 1);
         await publishUpdated(probe);
         await new Promise((r) => setTimeout(r, 1500));
-        return (await conns[0].l2.get(cacheKey(scope, 'dashboard', [probe, 'summary']))) === null ? true : undefined;
+        return apis[0].l1IsStale(scope, 'dashboard', [probe, 'summary']) ? true : undefined;
       },
       90_000,
     );
@@ -119,13 +120,15 @@ describe('dmarc serve cache-invalidator (real Kafka and Redis)', () => {
     await allThere(kept);
   });
 
-  it('aggregates updated drops the domain’s dashboards and trends; an SPF change in DNS drops the SPF record, compliance and dashboard', async () => {
+  it('aggregates updated marks the domain’s dashboards and trends stale in every process (kept and served while refreshed); an SPF change in DNS drops the SPF record, compliance and dashboard', async () => {
     const board = [entry(scope, 'dashboard', D, 'sources'), entry(scope, 'trend', D, '90d')];
     const compliance = entry(scope, 'compliance', D, 'spf');
     await cacheEverywhere([...board, compliance]);
     await publishUpdated(D);
-    await waitFor('the aggregates update applied', async () => ((await gone(board)) ? true : undefined), 30_000);
-    await allThere([compliance]);
+    const staleEverywhere = () => board.every((e) => apis.every((api) => api.l1IsStale(e.scope, e.type, e.id)));
+    await waitFor('the aggregates update applied', async () => (staleEverywhere() ? true : undefined), 30_000);
+    await allThere([...board, compliance]);
+    expect(apis.some((api) => api.l1IsStale(compliance.scope, compliance.type, compliance.id))).toBe(false);
 
     const spfTxt = sharedKey('TXT', D);
     await conns[0].l2.set(spfTxt, '{"answer":"v=spf1 -all"}', 60_000, `${spfTxt}:~idx`);

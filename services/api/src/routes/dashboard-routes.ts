@@ -1,7 +1,7 @@
 import { AggregationError, domainSources, domainSummary, resolveDayRange } from '@dmarc/aggregates';
 import { HttpError } from '@dmarc/service-runtime';
 import { domainId, getPolicy, NotFoundError, parseDomainName } from '@dmarc/tenant-admin';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheScope, type ApiDeps } from '../api-deps';
 import { callerOf } from '../request-context';
 import { domainParams, errors } from '../schemas';
@@ -47,14 +47,14 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
         response: { 200: figures, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { caller, domain, from, to } = target(request);
       const top = request.query.top;
-      return deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'summary', from, to, String(top)], async () => {
+      return json(reply, deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'summary', from, to, String(top)], async () => {
         await registered(caller.tenantId, domain);
         const [summary, configuredPolicy] = await Promise.all([domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top }), configured(caller.tenantId, domain)]);
-        return { ...summary, configuredPolicy };
-      });
+        return JSON.stringify({ ...summary, configuredPolicy });
+      }));
     },
   );
 
@@ -69,13 +69,13 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
         response: { 200: figures, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { caller, domain, from, to } = target(request);
       const limit = request.query.limit;
-      return deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'sources', from, to, String(limit)], async () => {
+      return json(reply, deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'sources', from, to, String(limit)], async () => {
         await registered(caller.tenantId, domain);
-        return domainSources(deps.db, { tenantId: caller.tenantId, domain, from, to, limit });
-      });
+        return JSON.stringify(await domainSources(deps.db, { tenantId: caller.tenantId, domain, from, to, limit }));
+      }));
     },
   );
 
@@ -90,13 +90,41 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
         response: { 200: figures, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { caller, domain, from, to } = target(request);
-      return deps.cache.getOrLoad(cacheScope(caller), 'trend', [domain, from, to], async () => {
+      const load = async () => {
         await registered(caller.tenantId, domain);
         const summary = await domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top: 1 });
-        return { domain, from, to, days: summary.days.map((d) => ({ day: d.day, messages: d.messages, dmarcPass: d.dmarcPass, complianceRate: d.complianceRate })) };
-      });
+        return JSON.stringify({ domain, from, to, days: summary.days.map((d) => ({ day: d.day, messages: d.messages, dmarcPass: d.dmarcPass, complianceRate: d.complianceRate })) });
+      };
+      return json(reply, deps.cache.getOrLoad(cacheScope(caller), 'trend', [domain, from, to], load, { ttlMs: trendTtlMs(to, now()) }));
     },
   );
+}
+
+/**
+ * Sends a cached body that is already JSON text. Dashboard entries are cached serialised: a sources list of a
+ * thousand senders is ~200 KB, and serialising it again on every hit cost more than the rest of the read
+ * (bench:cache: p50 11.8 ms during a spike with 98 % L1 hits). Fastify sends a string with a JSON content type
+ * as it is; the route's response schema documents the shape (/docs/json).
+ */
+async function json(reply: FastifyReply, body: Promise<string>): Promise<string> {
+  const text = await body;
+  void reply.type('application/json; charset=utf-8');
+  return text;
+}
+
+/** Reports about a day keep arriving for a few days after it (senders report yesterday, some later). */
+const LATE_REPORT_DAYS = 3;
+/** How long a trend ending on a day that can still change is kept: the write-invalidate TTL of live figures. */
+export const LIVE_TREND_TTL_MS = 30_000;
+
+/**
+ * The TTL of a trend entry: a range that ended more than LATE_REPORT_DAYS ago is history and keeps the type's
+ * 24 h; one reaching into the last days still changes as reports arrive, so it lives 30 s at most. Its drops on
+ * dmarc.aggregates.updated are folded by the invalidator, and one it misses (a crash) is then outlived in 30 s.
+ */
+export function trendTtlMs(to: string, now: number): number | undefined {
+  const settled = new Date(now - LATE_REPORT_DAYS * 86_400_000).toISOString().slice(0, 10);
+  return to < settled ? undefined : LIVE_TREND_TTL_MS;
 }

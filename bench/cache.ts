@@ -1,0 +1,331 @@
+/**
+ * `npm run bench:cache`: dashboard reads through the tenant API during an ingestion spike, with the tiered
+ * cache and without it, on the real broker, Redis and database, every service its own process. Prints one
+ * JSON line. Not a timed test: the figures depend on the machine, so it fails only when a read fails or the
+ * run passes its deadline.
+ *
+ * - BENCH_TENANTS enterprise tenants (default 4) with BENCH_DOMAINS domains each (default 5), registered
+ *   through the API; ingestion, parsing, aggregation and the cache-invalidator run throughout.
+ * - Two phases, each with two fresh API processes: `tiered` (the cache as deployed) and `off`
+ *   (CACHE_MODE=off: every type's TTL 0, so every read goes to PostgreSQL). In each, a spike of
+ *   BENCH_SPIKE_REPORTS generated reports (default 3000) is published to dmarc.reports.inbound at
+ *   BENCH_SPIKE_RATE reports/s (default 300) for these tenants' domains, and while it is published
+ *   BENCH_CONNECTIONS closed-loop clients (default 8, keep-alive) read summary, sources and trends of random
+ *   domains from both API processes in turn. Aggregation announces every flush on dmarc.aggregates.updated
+ *   and the invalidator drops the domain's dashboard entries, so the cache is emptied over and over during
+ *   the spike, as it would be in production.
+ * - Database statements per dashboard read: the API processes' own count of what they sent to PostgreSQL
+ *   (dmarc_db_statements_total on /metrics, BEGIN/COMMIT included, the outbox relay's polls too), over the
+ *   reads they answered. `statementsSaved` = 1 - tiered / off.
+ * - Hit ratio per tier and type: dmarc_cache_reads_total{tier,type} of the API processes (tiered phase).
+ * - Latency: p50/p99 of each read, as the client sees it (HTTP on loopback included).
+ * - Invalidation: BENCH_CHANGES policy changes (default 20), each sent to one API process after both have
+ *   the policy cached; the time from sending the PUT until both processes answer the new policy (polled
+ *   every millisecond or so), p50/p99/max.
+ * The API's rate limit is raised for the run (RATE_LIMIT_ENTERPRISE): this measures the cache, not the
+ * limiter. Tenants and their rows are removed afterwards; every process started is stopped; BENCH_TIMEOUT_S
+ * (default 300) aborts the run.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import * as os from 'node:os';
+import { createKafkaBus, type Bus } from '@dmarc/bus';
+import { loadContracts } from '@dmarc/contracts';
+import { PgStore, runMigrations } from '@dmarc/store';
+import { createTenant } from '@dmarc/tenant-admin';
+import { spawnService, waitReady, type SpawnedService } from '@dmarc/testing';
+import { generateReports } from './aggregate-reports';
+import { removeBenchTenant } from './bench-tenant';
+import { seededRandom } from './seeded-random';
+import { checkNoStaleMembers, stopBenchService } from './bench-services';
+import { benchEndpoints, benchServiceEnv } from './service-env';
+
+const { brokers: BROKERS, databaseUrl: URL } = benchEndpoints();
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 4);
+const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 5);
+const SPIKE_REPORTS = Number(process.env.BENCH_SPIKE_REPORTS ?? 3000);
+const SPIKE_RATE = Number(process.env.BENCH_SPIKE_RATE ?? 300);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
+const PIPELINE = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
+const GROUPS = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
+const INBOUND = 'dmarc.reports.inbound';
+
+interface Tenant {
+  id: string;
+  apiKey: string;
+  domains: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null);
+const round = (x: number | null, digits = 2) => (x === null ? null : Number(x.toFixed(digits)));
+const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS + 4 });
+
+/** One HTTP request on the keep-alive agent: status and body. */
+function call(base: string, method: string, path: string, apiKey: string, body?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        headers: { authorization: `Bearer ${apiKey}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function expectOk(base: string, method: string, path: string, apiKey: string, body?: unknown): Promise<string> {
+  const res = await call(base, method, path, apiKey, body);
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.body.slice(0, 300)}`);
+  return res.body;
+}
+
+/** Sum of a metric's samples on a service's /metrics, by label set (the Prometheus text format). */
+async function metric(base: string, name: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+  const res = await call(base, 'GET', '/metrics', '');
+  const out: Array<{ labels: Record<string, string>; value: number }> = [];
+  for (const line of res.body.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)/.exec(line);
+    if (!m || (m[1] !== name && m[1] !== `${name}_total`)) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    out.push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+const statementsOf = async (apis: SpawnedService[]) =>
+  (await Promise.all(apis.map((a) => metric(a.base, 'dmarc_db_statements_total')))).flat().reduce((s, p) => s + p.value, 0);
+
+
+
+/** The spike: this phase's reports for the tenants' domains, published at SPIKE_RATE. */
+async function publishSpike(bus: Bus, tenants: Tenant[], runId: string, seed: number): Promise<string[]> {
+  const owner = new Map<string, string>();
+  const domains = tenants.flatMap((t) => t.domains.map((d) => (owner.set(d, t.id), d)));
+  const reports = generateReports(runId, SPIKE_REPORTS, (r) => domains[Math.floor(r() * domains.length)], seed);
+  const started = Date.now();
+  let sent = 0;
+  const inFlight: Promise<void>[] = [];
+  while (sent < reports.length) {
+    const due = Math.min(reports.length, Math.floor(((Date.now() - started) / 1000) * SPIKE_RATE) + 1);
+    for (; sent < due; sent++) {
+      const g = reports[sent];
+      const tenantId = owner.get(g.domain)!;
+      const now = Date.now();
+      inFlight.push(
+        bus.publish(INBOUND, [
+          { key: g.id, tenantId, value: { tenantId, payload: g.payload, filename: `${g.id}.xml.gz`, contentType: 'application/gzip', source: 'bench-cache', submittedAt: now } },
+        ]),
+      );
+    }
+    await sleep(5);
+  }
+  await Promise.all(inFlight);
+  return reports.map((g) => g.id);
+}
+
+interface ReadFigures {
+  reads: number;
+  failed: number;
+  statuses: Record<string, number>;
+  latencies: number[];
+}
+
+/** CONNECTIONS closed-loop readers over both API processes until `until` resolves. */
+async function readLoad(apis: SpawnedService[], tenants: Tenant[], until: Promise<unknown>): Promise<ReadFigures> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const figures: ReadFigures = { reads: 0, failed: 0, statuses: {}, latencies: [] };
+  const kinds = ['summary', 'sources', 'trends'];
+  const reader = async (n: number) => {
+    // Each reader its own seeded sequence of (tenant, domain, kind, API process): every combination is read.
+    const r = seededRandom(1000 + n);
+    while (!done) {
+      const tenant = tenants[Math.floor(r() * tenants.length)];
+      const domain = tenant.domains[Math.floor(r() * tenant.domains.length)];
+      const kind = kinds[Math.floor(r() * kinds.length)];
+      const api = apis[Math.floor(r() * apis.length)];
+      const t0 = process.hrtime.bigint();
+      const res = await call(api.base, 'GET', `/v1/domains/${domain}/${kind}`, tenant.apiKey).catch(() => ({ status: 0, body: '' }));
+      figures.latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      figures.statuses[res.status] = (figures.statuses[res.status] ?? 0) + 1;
+      if (res.status === 200) figures.reads++;
+      else figures.failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, (_, n) => reader(n)));
+  return figures;
+}
+
+/** Waits until every report of the phase is aggregated, so the next phase starts from a quiet pipeline. */
+async function waitAggregated(store: PgStore, tenants: Tenant[], count: number, deadline: number): Promise<number> {
+  const ids = tenants.map((t) => t.id);
+  for (;;) {
+    const n = Number((await store.query<{ n: string }>('SELECT count(*) AS n FROM aggregate_reports WHERE tenant_id = ANY($1::uuid[]) AND completed_at IS NOT NULL', [ids])).rows[0].n);
+    if (n >= count || Date.now() > deadline) return n;
+    await sleep(250);
+  }
+}
+
+async function startApis(mode: 'tiered' | 'off'): Promise<SpawnedService[]> {
+  const env = { ...benchServiceEnv('warn', 'api'), CACHE_MODE: mode, RATE_LIMIT_ENTERPRISE: '1000000' };
+  const apis = [await spawnService('api', env), await spawnService('api', env)];
+  await Promise.all(apis.map((a) => waitReady(a, 60_000)));
+  return apis;
+}
+
+async function phase(mode: 'tiered' | 'off', bus: Bus, store: PgStore, tenants: Tenant[], runId: string, seed: number, aggregatedBefore: number, deadline: number) {
+  const apis = await startApis(mode);
+  try {
+    // Every domain read once first: the cache starts as a dashboard in use finds it, not empty.
+    for (const t of tenants) for (const d of t.domains) await expectOk(apis[0].base, 'GET', `/v1/domains/${d}/summary`, t.apiKey);
+    const before = await statementsOf(apis);
+    const t0 = Date.now();
+    const spike = publishSpike(bus, tenants, `${runId}-${mode}`, seed);
+    const reads = await readLoad(apis, tenants, spike);
+    await spike;
+    const seconds = (Date.now() - t0) / 1000;
+    const statements = (await statementsOf(apis)) - before;
+    const hits = mode === 'tiered' ? (await Promise.all(apis.map((a) => metric(a.base, 'dmarc_cache_reads_total')))).flat() : [];
+    const aggregated = await waitAggregated(store, tenants, aggregatedBefore + SPIKE_REPORTS, deadline);
+    const sorted = reads.latencies.sort((a, b) => a - b);
+    return {
+      apis,
+      figures: {
+        reads: reads.reads,
+        failed: reads.failed,
+        statuses: reads.statuses,
+        readsPerSec: Math.round(reads.reads / seconds),
+        p50Ms: round(quantile(sorted, 0.5)),
+        p99Ms: round(quantile(sorted, 0.99)),
+        maxMs: round(quantile(sorted, 1)),
+        dbStatements: statements,
+        dbStatementsPerRead: round(statements / Math.max(1, reads.reads), 4),
+        ...(mode === 'tiered' ? { hitRatio: hitRatio(hits) } : {}),
+        spikeSeconds: round(seconds, 1),
+        aggregatedAfter: aggregated - aggregatedBefore,
+      },
+    };
+  } catch (err) {
+    await Promise.all(apis.map(stopBenchService));
+    throw err;
+  }
+}
+
+/** Per data type and overall: the share of reads each tier answered. */
+function hitRatio(points: Array<{ labels: Record<string, string>; value: number }>): object {
+  const byType: Record<string, Record<string, number>> = {};
+  for (const p of points) {
+    const t = (byType[p.labels.type] ??= { l1: 0, l2: 0, source: 0 });
+    t[p.labels.tier] = (t[p.labels.tier] ?? 0) + p.value;
+  }
+  const share = (t: Record<string, number>) => {
+    const total = t.l1 + t.l2 + t.source;
+    return { reads: total, l1: round(t.l1 / Math.max(1, total), 4), l2: round(t.l2 / Math.max(1, total), 4), source: round(t.source / Math.max(1, total), 4) };
+  };
+  const all = Object.values(byType).reduce((s, t) => ({ l1: s.l1 + t.l1, l2: s.l2 + t.l2, source: s.source + t.source }), { l1: 0, l2: 0, source: 0 });
+  return { all: share(all), ...Object.fromEntries(Object.entries(byType).map(([type, t]) => [type, share(t)])) };
+}
+
+/** Policy changes sent to one API process; ms until both answer the new policy. */
+async function invalidationTimes(apis: SpawnedService[], tenant: Tenant): Promise<number[]> {
+  const domain = tenant.domains[0];
+  const times: number[] = [];
+  await expectOk(apis[0].base, 'PUT', `/v1/domains/${domain}/policy`, tenant.apiKey, { p: 'quarantine', sp: 'none', pct: 100, adkim: 'r', aspf: 'r' });
+  for (let k = 0; k < CHANGES; k++) {
+    const pct = k % 2 === 0 ? 50 : 100;
+    for (const a of apis) await expectOk(a.base, 'GET', `/v1/domains/${domain}/policy`, tenant.apiKey);
+    const t0 = process.hrtime.bigint();
+    const put = expectOk(apis[k % 2].base, 'PUT', `/v1/domains/${domain}/policy`, tenant.apiKey, { p: 'quarantine', sp: 'none', pct, adkim: 'r', aspf: 'r' });
+    const seen = apis.map(async (a) => {
+      for (let tries = 0; tries < 20_000; tries++) {
+        const res = await call(a.base, 'GET', `/v1/domains/${domain}/policy`, tenant.apiKey);
+        if (res.status === 200 && (JSON.parse(res.body) as { pct?: number }).pct === pct) return;
+        await sleep(1);
+      }
+      throw new Error(`${a.base} never answered pct ${pct}`);
+    });
+    await Promise.all([put, ...seen]);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return times;
+}
+
+async function main(): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_S * 1000;
+  const runId = `bench-cache-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
+  await runMigrations(URL, { info: () => undefined });
+  await checkNoStaleMembers(BROKERS, GROUPS, 'dmarc-bench-cache');
+  const store = new PgStore({ url: URL, applicationName: 'dmarc-bench-cache', poolSize: 2 });
+  const tenants: Tenant[] = [];
+  const services: SpawnedService[] = [];
+  let bus: Bus | undefined;
+  try {
+    for (let i = 0; i < TENANTS; i++) {
+      const t = await createTenant(store, { name: `${runId}-${i}`, tier: 'enterprise', actor: 'bench:cache' });
+      tenants.push({ id: t.id, apiKey: t.apiKey, domains: Array.from({ length: DOMAINS }, (_, j) => `d${j}.t${i}.${runId}.example`) });
+    }
+    for (const name of PIPELINE) services.push(await spawnService(name, benchServiceEnv('warn', name)));
+    setTimeout(() => {
+      for (const s of services) s.child.kill('SIGKILL');
+      console.error(`bench cache: deadline: still running ${TIMEOUT_S + 30} s after the start, services killed`);
+      process.exit(1);
+    }, TIMEOUT_S * 1000 + 30_000).unref();
+    await Promise.all(services.map((s) => waitReady(s, 60_000)));
+    bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-cache', contracts: loadContracts() });
+    await bus.ensureTopics([{ topic: INBOUND }]);
+
+    const first = await startApis('tiered');
+    for (const t of tenants) for (const d of t.domains) await expectOk(first[0].base, 'POST', '/v1/domains', t.apiKey, { name: d });
+    await Promise.all(first.map(stopBenchService));
+
+    const tiered = await phase('tiered', bus, store, tenants, runId, 21, 0, deadline);
+    const invalidation = (await invalidationTimes(tiered.apis, tenants[0])).sort((a, b) => a - b);
+    await Promise.all(tiered.apis.map(stopBenchService));
+    const off = await phase('off', bus, store, tenants, runId, 22, tiered.figures.aggregatedAfter, deadline);
+    await Promise.all(off.apis.map(stopBenchService));
+
+    const saved = 1 - tiered.figures.dbStatementsPerRead! / Math.max(1e-9, off.figures.dbStatementsPerRead!);
+    console.log(
+      JSON.stringify({
+        bench: 'cache',
+        tenants: TENANTS,
+        domainsPerTenant: DOMAINS,
+        connections: CONNECTIONS,
+        spike: { reports: SPIKE_REPORTS, rate: SPIKE_RATE },
+        tiered: tiered.figures,
+        off: off.figures,
+        dbStatementsSaved: round(saved, 4),
+        invalidation: { changes: invalidation.length, p50Ms: round(quantile(invalidation, 0.5)), p99Ms: round(quantile(invalidation, 0.99)), maxMs: round(quantile(invalidation, 1)) },
+        targets: { dbStatementsSaved: 0.95, p99Ms: 10, invalidationMs: 100 },
+        machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg1: Math.round(os.loadavg()[0] * 100) / 100 },
+      }),
+    );
+  } finally {
+    await bus?.close().catch(() => undefined);
+    await Promise.all(services.map(stopBenchService));
+    agent.destroy();
+    for (const t of tenants) await removeBenchTenant(store, t.id).catch(() => undefined);
+    await store.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`bench cache: ${err.message}`);
+    process.exit(1);
+  },
+);
