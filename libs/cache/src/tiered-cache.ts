@@ -376,7 +376,9 @@ export class TieredCache {
 
   /** Stores a frozen copy of the entry (`json`: its encoded form) in L1 and returns it (what every caller gets). */
   private putL1(scope: CacheScope, key: string, entry: CacheEntry, json: string, stale = false): unknown {
-    const value = frozenValueOf(json);
+    // A primitive (a string: the API keeps dashboards as their JSON text) is immutable: no copy to make, and
+    // parsing a 200 KB entry back only to find the same string cost more than the rest of a refresh.
+    const value = isPrimitive(entry.value) ? entry.value : frozenValueOf(json);
     if (this.closed) return value;
     const partition = partitionOf(scope);
     const budget = scope === 'global' ? this.o.quotas.global : this.o.quotas[scope.tier];
@@ -490,6 +492,8 @@ export class TieredCache {
 
 /** Stale marks kept per process (group bases); the oldest go first beyond it. */
 const MAX_STALE_MARKS = 100_000;
+
+const isPrimitive = (v: unknown): boolean => v === null || (typeof v !== 'object' && typeof v !== 'function');
 
 /** The value of an encoded entry, as a deep-frozen copy. */
 const frozenValueOf = (json: string): unknown => deepFreeze(JSON.parse(json) as { v: unknown }).v;

@@ -51,6 +51,10 @@ describe('runService', () => {
 
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.headers.get('content-type')).toContain('text/plain');
+    // Every request timed by route and status: the 409 above, on its route pattern.
+    const text = await metrics.text();
+    expect(text).toMatch(/dmarc_http_server_duration(_milliseconds)?_count\{[^}]*route="\/boom"[^}]*\} 1/);
+    expect(text).toMatch(/dmarc_http_server_duration(_milliseconds)?_count\{[^}]*status="409"[^}]*\} 1/);
 
     await svc.stop();
     svc = undefined;

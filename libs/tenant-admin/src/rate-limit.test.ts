@@ -51,7 +51,66 @@ describe('SharedRateLimiter', () => {
       keyPrefix: 'rl:',
     });
     expect(await limiter.take('t1', 'business')).toEqual({ allowed: false, retryAfterMs: 700 });
-    expect(calls[0].slice(1)).toEqual([1, 'rl:t1', 1]);
+    expect(calls[0].slice(1)).toEqual([1, 'rl:t1', 1, 1]);
+  });
+
+  /** A shared bucket as the script keeps it: `available` tokens, each call granting up to what is asked. */
+  const sharedBucket = (available: number) => {
+    const bucket = { available, calls: 0, granted: 0 };
+    const evalImpl = async (_script: string, _keys: number, _key: string | number, _rate: string | number, want: string | number) => {
+      bucket.calls++;
+      const granted = Math.min(Number(want), bucket.available);
+      bucket.available -= granted;
+      bucket.granted += granted;
+      return granted > 0 ? [granted, 0] : [0, 50];
+    };
+    return { bucket, redis: { eval: evalImpl as (script: string, numKeys: number, ...args: Array<string | number>) => Promise<unknown> } };
+  };
+  const refill = () => new Promise((r) => setImmediate(r));
+
+  it('takes tokens in leases: 1,000/s asks Redis for 50 at a time, and most requests are decided without it', async () => {
+    const { bucket, redis } = sharedBucket(1000);
+    const limiter = new SharedRateLimiter({ redis, rates: { starter: 50, business: 250, enterprise: 1000 }, fallback: { take: () => Promise.reject(new Error('not used')) }, now: () => 0 });
+    let allowed = 0;
+    for (let i = 0; i < 500; i++) {
+      if ((await limiter.take('t', 'enterprise')).allowed) allowed++;
+      await refill();
+    }
+    expect(allowed).toBe(500);
+    // 500 requests in 50-token leases refilled at half: about 10 Redis calls, not 500.
+    expect(bucket.calls).toBeLessThanOrEqual(12);
+    expect(bucket.granted).toBeGreaterThanOrEqual(500);
+  });
+
+  it('two processes together never pass what the shared bucket grants', async () => {
+    const { bucket, redis } = sharedBucket(120);
+    const rates = { starter: 50, business: 250, enterprise: 1000 };
+    const fallback = { take: () => Promise.reject(new Error('not used')) };
+    const a = new SharedRateLimiter({ redis, rates, fallback, now: () => 0 });
+    const b = new SharedRateLimiter({ redis, rates, fallback, now: () => 0 });
+    let allowed = 0;
+    for (let i = 0; i < 200; i++) {
+      if ((await (i % 2 ? a : b).take('t', 'enterprise')).allowed) allowed++;
+      await refill();
+    }
+    expect(allowed).toBeLessThanOrEqual(bucket.granted);
+    expect(bucket.granted).toBe(120);
+    expect(allowed).toBeGreaterThan(100);
+    expect((await a.take('t', 'enterprise')).allowed || (await b.take('t', 'enterprise')).allowed).toBe(false);
+  });
+
+  it('drops a lease unspent after leaseMs and asks Redis again', async () => {
+    const { bucket, redis } = sharedBucket(1000);
+    let now = 0;
+    const limiter = new SharedRateLimiter({ redis, rates: { starter: 50, business: 250, enterprise: 1000 }, fallback: { take: () => Promise.reject(new Error('not used')) }, now: () => now, leaseMs: 200 });
+    await limiter.take('t', 'enterprise');
+    expect(bucket.calls).toBe(1);
+    now = 150;
+    await limiter.take('t', 'enterprise');
+    expect(bucket.calls).toBe(1);
+    now = 400;
+    await limiter.take('t', 'enterprise');
+    expect(bucket.calls).toBe(2);
   });
 
   it.each([
