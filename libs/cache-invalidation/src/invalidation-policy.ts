@@ -2,12 +2,12 @@
 // as data (an InvalidationPlan), decided from the event alone. ARCHITECTURE "Cache layers and the policy per data
 // type" is the source; the key conventions every reader of the cache follows are in this library's README.
 import type { CacheScope, CacheStrategy } from '@dmarc/cache';
-import type { AggregatesUpdated, ConfigChange, DnsChange } from '@dmarc/contracts';
+import { TOPICS, type AggregatesUpdated, type ConfigChange, type DnsChange } from '@dmarc/contracts';
 import { normalizeName, sharedKey } from '@dmarc/dns-cache';
 
-export const CONFIG_CHANGES_TOPIC = 'dmarc.config.changes';
-export const DNS_CHANGES_TOPIC = 'dmarc.dns.changes';
-export const AGGREGATES_UPDATED_TOPIC = 'dmarc.aggregates.updated';
+export const CONFIG_CHANGES_TOPIC = TOPICS.configChanges;
+export const DNS_CHANGES_TOPIC = TOPICS.dnsChanges;
+export const AGGREGATES_UPDATED_TOPIC = TOPICS.aggregatesUpdated;
 
 /** A change as consumed, by topic. */
 export type ChangeEvent =

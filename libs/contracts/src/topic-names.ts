@@ -11,6 +11,7 @@ export const TOPICS = {
   enriched: 'dmarc.reports.enriched',
   aggregatesUpdated: 'dmarc.aggregates.updated',
   dnsChanges: 'dmarc.dns.changes',
+  configChanges: 'dmarc.config.changes',
 } as const;
 
 /** The subject whose schema every dead-letter topic uses. */

@@ -1,8 +1,8 @@
 import type { OutgoingMessage } from '@dmarc/bus';
-import type { ConfigChange, ConfigChangeKind } from '@dmarc/contracts';
+import { TOPICS, type ConfigChange, type ConfigChangeKind } from '@dmarc/contracts';
 import type { Queryable } from '@dmarc/store';
 
-export const CONFIG_CHANGES_TOPIC = 'dmarc.config.changes';
+export const CONFIG_CHANGES_TOPIC = TOPICS.configChanges;
 
 /** One configuration change: what the audit trail records and what dmarc.config.changes announces. */
 export interface ConfigChangeRecord {

@@ -1,7 +1,5 @@
 // The Redis client of the shared rate limiter, built from a URL so the API service does not import the driver.
-// tenant-admin is type:data-access, which may use ioredis (CONVENTIONS §1); eslint.config.mjs lists the
-// data-access folders exempt from the driver rule by name, and this one is not in that list yet.
-// eslint-disable-next-line no-restricted-imports
+// tenant-admin is type:data-access, which may use ioredis (CONVENTIONS §1; eslint.config.mjs exempts it).
 import Redis from 'ioredis';
 import type { RedisScripting } from './rate-limit';
 
