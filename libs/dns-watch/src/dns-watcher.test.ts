@@ -1,4 +1,4 @@
-import type { OutgoingMessage, Publisher } from '@dmarc/bus';
+import type { EncodedMessage, OutgoingMessage, Publisher } from '@dmarc/bus';
 import { loadContracts, type DnsChange } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
 import { DnsWatcher, type DnsWatcherOptions, type TxtResolver } from './dns-watcher';
@@ -46,9 +46,12 @@ class FakePublisher implements Publisher {
   failing = false;
   readonly #contracts = loadContracts();
 
-  async publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<unknown>>): Promise<void> {
+  async publish<T extends string>(topic: T, messages: ReadonlyArray<OutgoingMessage<unknown> | EncodedMessage>): Promise<void> {
     if (this.failing) throw new Error('broker down');
-    for (const m of messages) this.#contracts.encode(topic, m.value as never);
+    for (const m of messages) {
+      if (!('value' in m)) throw new Error('the watcher publishes values, not pre-encoded messages');
+      this.#contracts.encode(topic, m.value as never);
+    }
     expect(topic).toBe('dmarc.dns.changes');
     this.sent.push(...(messages as OutgoingMessage<DnsChange>[]));
   }

@@ -16,7 +16,7 @@ describe('ParsingStage on PostgreSQL: identity claims racing another transaction
   const published: Array<{ reportId: string; duplicateOf: string | null }> = [];
   const publisher: Publisher = {
     publish: async (_topic, messages) => {
-      for (const m of messages) published.push(m.value as { reportId: string; duplicateOf: string | null });
+      for (const m of messages) if ('value' in m) published.push(m.value as { reportId: string; duplicateOf: string | null });
     },
     publishRaw: async () => undefined,
   };

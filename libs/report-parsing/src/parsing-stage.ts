@@ -113,7 +113,7 @@ export class ParsingStage {
   private readonly now: () => number;
 
   constructor(private readonly options: ParsingStageOptions) {
-    this.chunkRecords = options.chunkRecords ?? 2000;
+    this.chunkRecords = options.chunkRecords ?? 4000;
     this.chunksInFlight = Math.max(1, options.chunksInFlight ?? 4);
     this.now = options.now ?? Date.now;
   }

@@ -10,7 +10,7 @@ const RECEIVED_TOPIC = TOPICS.received;
 export const parsingService = defineService({
   name: 'parsing',
   config: {
-    CHUNK_RECORDS: int({ min: 1, max: 100_000, default: 2000, description: 'records per chunk on dmarc.reports.parsed' }),
+    CHUNK_RECORDS: int({ min: 1, max: 100_000, default: 4000, description: 'records per chunk on dmarc.reports.parsed (a chunk is also cut at 320,000 characters of strings, under the broker message limit)' }),
     MAX_DECOMPRESSED_BYTES: int({ min: 1024, default: 1024 * 1024 * 1024, description: 'decompression limit per report (bombs are refused past it)' }),
     PARTITIONS_CONCURRENTLY: int({ min: 1, max: 64, default: 3, description: 'partitions parsed in parallel' }),
     ...consumerPacingConfig('received reports', 'one statement per step, one publish per topic'),
