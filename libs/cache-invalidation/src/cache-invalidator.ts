@@ -14,6 +14,12 @@ export interface CacheInvalidatorDeps {
   policies: PolicyTable;
   /** Deletes exact Redis keys: the DNS cache library's, which TieredCache does not name (RedisCacheL2.delete). */
   deleteL2Keys(keys: readonly string[]): Promise<unknown>;
+  /**
+   * Tells every process those DNS keys were dropped (the invalidation broadcast), after the delete: the DNS
+   * service forgets its in-process copies (@dmarc/dns-cache forgetAnnouncedKeys) instead of serving them to
+   * their TTL. Best effort: a process that misses it keeps the answer at most its TTL.
+   */
+  announceDnsDrops?(keys: readonly string[]): Promise<unknown>;
   /** Looks a new domain's records up (DNS discovery), landing the answers in the shared tier. */
   discover?(domain: string, tenantId: string): Promise<void>;
   logger?: CacheInvalidatorLogger;
@@ -86,6 +92,7 @@ export class CacheInvalidator {
       } catch (cause) {
         throw new CacheInvalidationError('CACHE_INVALIDATION_L2_UNAVAILABLE', `deleting ${plan.dnsKeys.join(', ')} from Redis failed`, { cause });
       }
+      await this.deps.announceDnsDrops?.(plan.dnsKeys).catch(() => undefined);
     }
     // TieredCache keeps going without Redis (and replays the drops later, in this process only): a consumer must
     // not commit a change Redis never saw, or a restart would lose it.

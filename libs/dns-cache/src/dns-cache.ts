@@ -165,6 +165,17 @@ export class DnsCache {
   }
 
   /** Stops the prefetch timers. The L2 driver and the upstream belong to the caller. */
+  /**
+   * Drops this process's copy of one answer (the shared tier is the caller's to clear): the next read goes to
+   * Redis, then the upstream. For a change announced elsewhere (the cache-invalidator dropped the shared key
+   * after a DMARC policy change) that this process must not serve until its TTL ends. A lookup already in
+   * flight is left to finish. Returns whether an entry was held.
+   */
+  forget(name: string, type: RecordType | string): boolean {
+    const q = question(name, type);
+    return this.l1.delete(q.slot);
+  }
+
   close(): void {
     this.prefetch.close();
   }

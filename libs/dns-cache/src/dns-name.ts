@@ -44,3 +44,19 @@ export function escapeKeyPart(part: string): string {
 export function sharedKey(type: CachedType, name: string): string {
   return `global:dns:${escapeKeyPart(type.toLowerCase())}:${escapeKeyPart(name)}`;
 }
+
+/**
+ * The question a shared key names (the inverse of sharedKey), or undefined for a key of another scheme or a
+ * name the cache would refuse: how a process reads an invalidation that names the shared key.
+ */
+export function parseSharedKey(key: string): { type: CachedType; name: string } | undefined {
+  const m = /^global:dns:([a-z]+):([^:]+)$/.exec(key);
+  if (!m) return undefined;
+  try {
+    const type = checkType(decodeURIComponent(m[1]));
+    const name = normalizeName(decodeURIComponent(m[2]));
+    return sharedKey(type, name) === key ? { type, name } : undefined;
+  } catch {
+    return undefined;
+  }
+}

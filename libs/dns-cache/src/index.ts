@@ -1,6 +1,7 @@
 export { DnsCache, type DnsCacheLogger, type DnsCacheOptions } from './dns-cache';
 export type { DnsLookup, LookupSource, LookupState } from './lookup';
-export { checkType, escapeKeyPart, isCachedType, normalizeName, sharedKey, type CachedType } from './dns-name';
+export { checkType, escapeKeyPart, isCachedType, normalizeName, parseSharedKey, sharedKey, type CachedType } from './dns-name';
+export { forgetAnnouncedKeys } from './forget-announced';
 export { freshness, type Freshness } from './freshness';
 export type { DnsEntry, EntryKind } from './entry';
 export { DnsCacheError, InvalidNameError, InvalidOptionsError, UnsupportedTypeError, UpstreamFailedError, type DnsCacheErrorCode } from './errors';

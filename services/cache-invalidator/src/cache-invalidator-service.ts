@@ -68,6 +68,7 @@ export const cacheInvalidatorService = defineService({
           cache,
           policies,
           deleteL2Keys: (keys) => redis.l2.delete(keys),
+          announceDnsDrops: (keys) => redis.broadcast.publish({ origin: 'cache-invalidator', keys }),
           discover: dnsCache ? discoverOverDnsCache((name, type) => dnsCache.resolve(name, type)) : undefined,
           logger: ctx.logger,
           aggregateRefreshMs: config.AGGREGATE_REFRESH_MS,

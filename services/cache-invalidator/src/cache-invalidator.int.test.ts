@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { cacheKey, connectRedisCache, TieredCache, type CacheScope, type RedisCacheConnection } from '@dmarc/cache';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { loadContracts, type ConfigChangeInput } from '@dmarc/contracts';
-import { sharedKey } from '@dmarc/dns-cache';
+import { connectRedisTier, DnsCache, forgetAnnouncedKeys, sharedKey } from '@dmarc/dns-cache';
+import { DnsClient, upstreamServer } from '@dmarc/dns-wire';
 import { spawnService, startDnsTestServer, stopService, waitFor, waitReady, type DnsTestServer, type SpawnedService } from '@dmarc/testing';
 
 // `dmarc serve cache-invalidator` as ops run it, against the real broker and Redis. Two more TieredCaches stand
@@ -118,6 +119,31 @@ describe('dmarc serve cache-invalidator (real Kafka and Redis)', () => {
     await publishConfig({ kind: 'policy_changed', entity: `policy:${D}`, after: '{"p":"reject"}' });
     await waitFor('the policy change applied', async () => ((await gone(dropped)) && (await conns[0].l2.get(dmarcTxt)) === null ? true : undefined), 30_000);
     await allThere(kept);
+  });
+
+  it('a DMARC policy change also leaves a DNS service’s in-process answer, through the broadcast (forgetAnnouncedKeys)', async () => {
+    const domain = `l1-${run}.example.com`;
+    dnsServer.set(`_dmarc.${domain}`, 'TXT', ['v=DMARC1; p=none'], 300);
+    // Wired as services/dns wires it: its own DNS cache over the shared tier, listening on the invalidation channel.
+    const tier = connectRedisTier(process.env.REDIS_URL!);
+    const dns = new DnsCache({ upstream: new DnsClient({ servers: [upstreamServer(dnsServer.host, dnsServer.port)] }), l2: tier.l2 });
+    const channel = connectRedisCache(process.env.REDIS_URL!);
+    expect(await channel.ready(10_000)).toBe(true);
+    const stop = forgetAnnouncedKeys(dns, (onKeys) => channel.broadcast.subscribe({ onMessage: (m) => onKeys(m.keys ?? []) }));
+    try {
+      await dns.resolve(`_dmarc.${domain}`, 'TXT');
+      expect(dns.peek(`_dmarc.${domain}`, 'TXT')).toMatchObject({ source: 'l1' });
+      expect(dns.peek(`_dmarc.${D}`, 'TXT')).toBeUndefined();
+      await publishConfig({ kind: 'policy_changed', domain, entity: `policy:${domain}`, after: '{"p":"reject"}' });
+      await waitFor('the DNS service’s copy forgotten', async () => (dns.peek(`_dmarc.${domain}`, 'TXT') === undefined ? true : undefined), 30_000);
+      // And the shared copy is gone too: the next read asks the DNS server again.
+      await expect(dns.resolve(`_dmarc.${domain}`, 'TXT')).resolves.toMatchObject({ source: 'upstream' });
+    } finally {
+      stop();
+      dns.close();
+      await channel.close();
+      await tier.close();
+    }
   });
 
   it('aggregates updated marks the domain’s dashboards and trends stale in every process (kept and served while refreshed); an SPF change in DNS drops the SPF record, compliance and dashboard', async () => {

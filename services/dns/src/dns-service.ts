@@ -1,7 +1,8 @@
 import type { DeliveredMessage } from '@dmarc/bus';
 import { bool, int, string } from '@dmarc/config';
 import { type ReportParsed, TOPICS } from '@dmarc/contracts';
-import { connectRedisTier, DnsCache } from '@dmarc/dns-cache';
+import { connectRedisCache } from '@dmarc/cache';
+import { connectRedisTier, DnsCache, forgetAnnouncedKeys } from '@dmarc/dns-cache';
 import { type ChunkEnrichment, Enricher, dkimSelectorsSeen, dnsLookupOverCache, enrichChunk, enrichChunks } from '@dmarc/dns-enrichment';
 import { baseDomain, checkDomainDns } from '@dmarc/dns-records';
 import { DnsWatcher, SelectorRecorder } from '@dmarc/dns-watch';
@@ -68,8 +69,14 @@ export const dnsService = defineService({
           maxTtlSeconds: config.DNS_MAX_TTL_SECONDS,
         });
         ctx.readiness.add('redis', () => redis.ping());
+        // DNS answers the cache-invalidator drops from Redis (a DMARC policy or SPF change) leave this process's
+        // L1 at once too, through the cache invalidation broadcast.
+        const invalidations = connectRedisCache(config.REDIS_URL);
+        const unsubscribe = forgetAnnouncedKeys(cacheOf(), (onKeys) => invalidations.broadcast.subscribe({ onMessage: (m) => onKeys(m.keys ?? []) }));
         // Reverse order on shutdown: the bus (added by attach) stops first, then the cache, then Redis.
         ctx.onShutdown(() => redis.close());
+        ctx.onShutdown(() => invalidations.close());
+        ctx.onShutdown(() => unsubscribe());
         ctx.onShutdown(() => cache?.close());
         lookup = dnsLookupOverCache(cacheOf());
         registerDnsRoutes(ctx.http, { cache: cacheOf(), checkDomain: (domain) => checkDomainDns(domain, lookup) });
