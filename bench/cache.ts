@@ -24,6 +24,7 @@
  * - Invalidation: BENCH_CHANGES policy changes (default 20), each sent to one API process after both have
  *   the policy cached; the time from sending the PUT until both processes answer the new policy (polled
  *   every millisecond or so), p50/p99/max.
+ * BENCH_PIPELINE_NICE: the pipeline services' nice value (default 0), as ops would set it on a shared host.
  * The API's rate limit is raised for the run (RATE_LIMIT_ENTERPRISE): this measures the cache, not the
  * limiter. Tenants and their rows are removed afterwards; every process started is stopped; BENCH_TIMEOUT_S
  * (default 300) aborts the run.
@@ -54,6 +55,11 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const READ_RATE = Number(process.env.BENCH_READ_RATE ?? 0);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
+/**
+ * The pipeline services' nice value (0: as started). On one shared host ops give the interactive API precedence
+ * over bulk ingestion this way; in a cluster they would not share cores at all.
+ */
+const PIPELINE_NICE = Number(process.env.BENCH_PIPELINE_NICE ?? 0);
 const PIPELINE = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
 const GROUPS = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
 const INBOUND = 'dmarc.reports.inbound';
@@ -304,6 +310,7 @@ async function main(): Promise<void> {
       tenants.push({ id: t.id, apiKey: t.apiKey, domains: Array.from({ length: DOMAINS }, (_, j) => `d${j}.t${i}.${runId}.example`) });
     }
     for (const name of PIPELINE) services.push(await spawnService(name, benchServiceEnv('warn', name)));
+    if (PIPELINE_NICE !== 0) for (const s of services) if (s.child.pid) os.setPriority(s.child.pid, PIPELINE_NICE);
     setTimeout(() => {
       for (const s of services) s.child.kill('SIGKILL');
       console.error(`bench cache: deadline: still running ${TIMEOUT_S + 30} s after the start, services killed`);
@@ -331,6 +338,7 @@ async function main(): Promise<void> {
         domainsPerTenant: DOMAINS,
         connections: CONNECTIONS,
         readRate: READ_RATE || 'closed loop',
+        pipelineNice: PIPELINE_NICE,
         spike: { reports: SPIKE_REPORTS, rate: SPIKE_RATE },
         tiered: tiered.figures,
         off: off.figures,
