@@ -1,5 +1,6 @@
 import { InProcessBroadcast, MemoryCacheL2, PolicyTable, TieredCache, type CacheScope } from '@dmarc/cache';
 import type { ConfigChange } from '@dmarc/contracts';
+import { authCacheId } from '@dmarc/tenant-admin';
 import { CacheInvalidator } from './cache-invalidator';
 import type { ChangeEvent } from './invalidation-policy';
 import { SequenceTracker } from './sequence-tracker';
@@ -87,6 +88,28 @@ describe('CacheInvalidator', () => {
     expect(await invalidator.apply(change(1, { kind: 'domain_added' }))).toMatchObject({ applied: true, discoveryFailed: true });
     expect(await cache.get({ tenantId: T, tier: 'starter' }, 'dashboard', ['example.com', 'old'])).toBeUndefined();
     expect(warnings).toEqual([expect.stringContaining('DNS discovery')]);
+  });
+});
+
+describe('CacheInvalidator: a revoked API key', () => {
+  it('drops the key’s cached authentication, found under its hash (the API may have died before dropping it)', async () => {
+    const l2 = new MemoryCacheL2();
+    const broadcast = new InProcessBroadcast();
+    const api = new TieredCache({ l2, broadcast });
+    const cache = new TieredCache({ l2, broadcast });
+    const hashes: Record<string, string> = { k1: 'hash-of-k1', k2: 'hash-of-k2' };
+    const invalidator = new CacheInvalidator({ cache, policies: new PolicyTable(), deleteL2Keys: (keys) => l2.delete(keys), keyHashOf: async (id) => hashes[id] });
+    await api.set('global', 'auth', authCacheId('hash-of-k1'), { tenantId: T });
+    await api.set('global', 'auth', authCacheId('hash-of-k2'), { tenantId: T });
+    await invalidator.apply(change(1, { kind: 'api_key_revoked', domain: null, entity: 'api-key:k1' }));
+    expect(await api.get('global', 'auth', authCacheId('hash-of-k1'))).toBeUndefined();
+    expect(await api.get('global', 'auth', authCacheId('hash-of-k2'))).toEqual({ tenantId: T });
+    // A created key has nothing cached to drop; an unknown id finds no hash.
+    await invalidator.apply(change(2, { kind: 'api_key_created', domain: null, entity: 'api-key:k2' }));
+    await invalidator.apply(change(3, { kind: 'api_key_revoked', domain: null, entity: 'api-key:nope' }));
+    expect(await api.get('global', 'auth', authCacheId('hash-of-k2'))).toEqual({ tenantId: T });
+    await api.close();
+    await cache.close();
   });
 });
 

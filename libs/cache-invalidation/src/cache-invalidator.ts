@@ -1,4 +1,5 @@
 import type { PolicyTable, TieredCache } from '@dmarc/cache';
+import { authCacheId } from '@dmarc/tenant-admin';
 import { CacheInvalidationError } from './errors';
 import { AGGREGATES_UPDATED_TOPIC, CONFIG_CHANGES_TOPIC, planInvalidation, type ChangeEvent, type InvalidationPlan } from './invalidation-policy';
 import { RefreshDebounce } from './refresh-debounce';
@@ -20,6 +21,11 @@ export interface CacheInvalidatorDeps {
    * their TTL. Best effort: a process that misses it keeps the answer at most its TTL.
    */
   announceDnsDrops?(keys: readonly string[]): Promise<unknown>;
+  /**
+   * The stored hash of an API key by id (@dmarc/tenant-admin apiKeyHashOf): a revoked key's cached
+   * authentication lives under its hash (authCacheId), which the event does not carry.
+   */
+  keyHashOf?(keyId: string): Promise<string | undefined>;
   /** Looks a new domain's records up (DNS discovery), landing the answers in the shared tier. */
   discover?(domain: string, tenantId: string): Promise<void>;
   logger?: CacheInvalidatorLogger;
@@ -86,6 +92,11 @@ export class CacheInvalidator {
     for (const k of plan.keys) await cache.invalidate(k.scope, k.type, k.id);
     for (const g of plan.groups) await cache.invalidateGroup(g.scope, g.type, g.group);
     for (const g of plan.staleGroups) await cache.refreshGroup(g.scope, g.type, g.group);
+    for (const id of plan.revokedKeys) {
+      // The API drops this entry itself after the commit; this is for a process that died before it did.
+      const hash = await this.deps.keyHashOf?.(id);
+      if (hash !== undefined) await cache.invalidate('global', 'auth', authCacheId(hash));
+    }
     if (plan.dnsKeys.length > 0) {
       try {
         await this.deps.deleteL2Keys(plan.dnsKeys);

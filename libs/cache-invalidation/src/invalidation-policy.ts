@@ -50,6 +50,8 @@ export interface InvalidationPlan {
   dnsKeys: string[];
   /** A new domain: look its DMARC and SPF records up, so discovery starts and the shared tier is warm. */
   discover: Array<{ tenantId: string; domain: string }>;
+  /** Revoked API keys (ids): their cached authentication is dropped, under the key's hash (looked up). */
+  revokedKeys: string[];
   /** Tenant-wide drop asked for (a kind this version does not know, without a domain): not expressible per group. */
   tenantWide?: string;
 }
@@ -75,7 +77,7 @@ function dnsTxtKey(name: string): string | undefined {
 }
 
 class PlanBuilder {
-  readonly plan: InvalidationPlan = { groups: [], staleGroups: [], keys: [], sets: [], dnsKeys: [], discover: [] };
+  readonly plan: InvalidationPlan = { groups: [], staleGroups: [], keys: [], sets: [], dnsKeys: [], discover: [], revokedKeys: [] };
   constructor(private readonly strategyOf: StrategyOf) {}
 
   group(scope: CacheScope, type: string, group: string): this {
@@ -175,6 +177,7 @@ function planConfigChange(b: PlanBuilder, change: ConfigChange): void {
     case 'api_key_revoked': {
       const key = entityId(change.entity, 'api-key');
       if (key !== undefined) b.group(scope, 'auth', `api-key:${key}`);
+      if (key !== undefined && change.kind === 'api_key_revoked') b.plan.revokedKeys.push(key);
       return;
     }
     case 'other':

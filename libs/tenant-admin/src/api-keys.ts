@@ -52,3 +52,16 @@ export function revokeApiKey(ctx: AdminContext, actor: Actor, id: string): Promi
 }
 
 const change = (actor: Actor, keyId: string) => ({ tenantId: actor.tenantId, actor: actor.name, entity: `api-key:${keyId}`, domain: null });
+
+/**
+ * The id of a key's cached authentication in the tiered cache ('global' scope, type 'auth'): the API caches
+ * the caller of each key hash under it, and whoever revokes a key drops it.
+ */
+export const authCacheId = (keyHash: string): readonly string[] => ['key', keyHash];
+
+/** The stored hash of a key by its id (revoked keys included), or undefined for an unknown id. */
+export async function apiKeyHashOf(db: Queryable, id: string): Promise<string | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const { rows } = await db.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE id = $1', [id]);
+  return rows[0]?.key_hash;
+}

@@ -1,6 +1,6 @@
 export { commitChange, type Actor, type AdminContext } from './admin-context';
 export { addSource, listSources, parseSource, removeSource, type ApprovedSource, type SourceKind } from './approved-sources';
-export { createApiKey, listApiKeys, revokeApiKey, type ApiKeyView } from './api-keys';
+export { apiKeyHashOf, authCacheId, createApiKey, listApiKeys, revokeApiKey, type ApiKeyView } from './api-keys';
 export { listAudit, type AuditEntry } from './audit-trail';
 export { bearerKey, callerOfKeyHash, hashApiKey, type Caller } from './authenticate-caller';
 export { ConfigChangeRelay, type ConfigChangeRelayOptions } from './config-change-relay';

@@ -5,6 +5,7 @@ import {
   addDomain,
   addSource,
   ConfigChangeRelay,
+  apiKeyHashOf,
   createApiKey,
   createTenant,
   createUser,
@@ -165,6 +166,10 @@ describe('tenant configuration on PGlite', () => {
     await expect(callerOfKeyHash(store, hashApiKey(k.key))).rejects.toMatchObject({ statusCode: 401 });
     await expect(revokeApiKey(ctx, acme, k.id)).rejects.toMatchObject({ statusCode: 404 });
     expect(JSON.stringify(await listAudit(store, acme.tenantId, { limit: 100 }))).not.toContain(k.key);
+    // The invalidator finds a revoked key's hash by its id (its cached authentication lives under the hash).
+    expect(await apiKeyHashOf(store, k.id)).toBe(hashApiKey(k.key));
+    expect(await apiKeyHashOf(store, '00000000-0000-4000-8000-000000000000')).toBeUndefined();
+    expect(await apiKeyHashOf(store, "x' OR 1=1 --")).toBeUndefined();
   });
 
   it('pages the audit trail newest first, one tenant only', async () => {

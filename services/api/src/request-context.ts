@@ -1,5 +1,5 @@
 import type { TieredCache } from '@dmarc/cache';
-import { bearerKey, callerOfKeyHash, hashApiKey, RateLimitedError, type Actor, type Caller, type RateLimiter } from '@dmarc/tenant-admin';
+import { authCacheId, bearerKey, callerOfKeyHash, hashApiKey, RateLimitedError, type Actor, type Caller, type RateLimiter } from '@dmarc/tenant-admin';
 import type { Queryable } from '@dmarc/store';
 import { HttpError } from '@dmarc/service-runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -20,7 +20,6 @@ export function actorOf(request: FastifyRequest): Actor {
 }
 
 /** The cache entry of a key's caller: global (the tenant is what it tells), keyed by the key's hash, never the key. */
-export const authEntry = (keyHash: string) => ['key', keyHash] as const;
 
 /**
  * Every route of `scope` needs a live API key (401 otherwise, before the body is read) and counts against
@@ -32,7 +31,7 @@ export function requireCaller(scope: FastifyInstance, deps: { db: Queryable; cac
     let caller: Caller;
     try {
       const keyHash = hashApiKey(bearerKey(request.headers.authorization));
-      caller = await deps.cache.getOrLoad('global', 'auth', authEntry(keyHash), () => callerOfKeyHash(deps.db, keyHash));
+      caller = await deps.cache.getOrLoad('global', 'auth', authCacheId(keyHash), () => callerOfKeyHash(deps.db, keyHash));
     } catch (err) {
       if (err instanceof HttpError && err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
       throw err;

@@ -5,6 +5,7 @@ import { connectRedisTier, DnsCache } from '@dmarc/dns-cache';
 import { DnsClient, upstreamServer } from '@dmarc/dns-wire';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
+import { apiKeyHashOf } from '@dmarc/tenant-admin';
 
 const TOPICS_IN = [CONFIG_CHANGES_TOPIC, DNS_CHANGES_TOPIC, AGGREGATES_UPDATED_TOPIC] as const;
 type TopicIn = (typeof TOPICS_IN)[number];
@@ -69,6 +70,7 @@ export const cacheInvalidatorService = defineService({
           policies,
           deleteL2Keys: (keys) => redis.l2.delete(keys),
           announceDnsDrops: (keys) => redis.broadcast.publish({ origin: 'cache-invalidator', keys }),
+          keyHashOf: (id) => apiKeyHashOf(clients.store, id),
           discover: dnsCache ? discoverOverDnsCache((name, type) => dnsCache.resolve(name, type)) : undefined,
           logger: ctx.logger,
           aggregateRefreshMs: config.AGGREGATE_REFRESH_MS,

@@ -1,7 +1,7 @@
-import { createApiKey, createUser, getTenant, listApiKeys, listAudit, listUsers, revokeApiKey, setPermissions, type Permission } from '@dmarc/tenant-admin';
+import { authCacheId, createApiKey, createUser, getTenant, listApiKeys, listAudit, listUsers, revokeApiKey, setPermissions, type Permission } from '@dmarc/tenant-admin';
 import type { FastifyInstance } from 'fastify';
 import { adminContext, afterCommit, type ApiDeps } from '../api-deps';
-import { actorOf, authEntry, callerOf } from '../request-context';
+import { actorOf, callerOf } from '../request-context';
 import { apiKeyView, auditEntry, errors, idParams, permission, tenantView, userView } from '../schemas';
 
 const permissions = { type: 'array', items: permission, maxItems: 32 } as const;
@@ -81,7 +81,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
     { schema: { tags: ['api-keys'], summary: 'Revoke an API key (401 for it from then on, in every API process)', params: idParams, response: { 204: { type: 'null' }, ...errors } } },
     async (request, reply) => {
       const { keyHash } = await revokeApiKey(ctx, actorOf(request), request.params.id);
-      await afterCommit(deps, 'api key revoked', [() => deps.cache.invalidate('global', 'auth', authEntry(keyHash))]);
+      await afterCommit(deps, 'api key revoked', [() => deps.cache.invalidate('global', 'auth', authCacheId(keyHash))]);
       return reply.status(204).send();
     },
   );
