@@ -1,6 +1,7 @@
 import type { TieredCache } from '@dmarc/cache';
 import { authCacheId, bearerKey, callerOfKeyHash, hashApiKey, RateLimitedError, type Actor, type Caller, type RateLimiter } from '@dmarc/tenant-admin';
 import type { Queryable } from '@dmarc/store';
+import { UnauthorizedError } from '@dmarc/tenant-auth';
 import { HttpError } from '@dmarc/service-runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
@@ -19,19 +20,24 @@ export function actorOf(request: FastifyRequest): Actor {
   return { tenantId: caller.tenantId, name: `api-key:${caller.apiKeyId}` };
 }
 
-/** The cache entry of a key's caller: global (the tenant is what it tells), keyed by the key's hash, never the key. */
 
 /**
  * Every route of `scope` needs a live API key (401 otherwise, before the body is read) and counts against
- * its tenant's rate (429 with Retry-After). The key's caller is cached ('auth', 30 s); revoking a key
- * invalidates its entry in every process.
+ * its tenant's rate (429 with Retry-After). The key's caller is cached ('auth', 30 s, global: the tenant is what
+ * it tells; keyed by the key's hash, never the key); revoking a key invalidates its entry in every process. An
+ * unknown key is cached too (as null), so a client repeating a bad key, or a flood of them, does not cost a
+ * database lookup per request (an issued key is random, so no key is ever asked for before it exists).
  */
 export function requireCaller(scope: FastifyInstance, deps: { db: Queryable; cache: TieredCache; limiter: RateLimiter }): void {
   scope.addHook('onRequest', async (request, reply) => {
     let caller: Caller;
     try {
       const keyHash = hashApiKey(bearerKey(request.headers.authorization));
-      caller = await deps.cache.getOrLoad('global', 'auth', authCacheId(keyHash), () => callerOfKeyHash(deps.db, keyHash));
+      const known = await deps.cache.getOrLoad<Caller | null>('global', 'auth', authCacheId(keyHash), () =>
+        callerOfKeyHash(deps.db, keyHash).catch((err: unknown) => (err instanceof UnauthorizedError ? null : Promise.reject(err))),
+      );
+      if (known === null) throw new UnauthorizedError('unknown or revoked API key');
+      caller = known;
     } catch (err) {
       if (err instanceof HttpError && err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
       throw err;
