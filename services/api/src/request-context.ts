@@ -55,8 +55,10 @@ export function requireCaller(scope: FastifyInstance, deps: { db: Queryable; cac
 /**
  * Unknown body fields are refused (400 naming the field) instead of dropped: the platform's validator strips
  * properties a schema does not list, and a caller who misspells `pct` must hear about it. A route whose body
- * has no required field may be called without a body (it reads as `{}`). Runs after the body is parsed and
- * before the schema is checked.
+ * has no required field may be called without a body (it reads as `{}`). A JSON body's values must have the
+ * JSON type their schema names: the validator would turn `"pct": "50"` into 50 and `"x": 1` into "1" (it
+ * coerces, as the query string needs), so a caller sending a number as text hears about it. Runs after the
+ * body is parsed and before the schema is checked.
  */
 export function strictBodies(scope: FastifyInstance): void {
   scope.addHook('preValidation', async (request) => {
@@ -65,8 +67,27 @@ export function strictBodies(scope: FastifyInstance): void {
     if (request.body === undefined && !schema.required?.length) request.body = {};
     const body = request.body;
     if (schema.additionalProperties !== false || body === null || typeof body !== 'object' || Array.isArray(body)) return;
-    const known = schema.properties ?? {};
+    const known = (schema.properties ?? {}) as Record<string, { type?: string | string[] }>;
     const unknown = Object.keys(body).find((k) => !Object.prototype.hasOwnProperty.call(known, k));
     if (unknown !== undefined) throw new HttpError(400, 'VALIDATION_FAILED', `body has an unknown field: ${unknown}`, unknown);
+    for (const [field, value] of Object.entries(body as Record<string, unknown>)) {
+      const expected = known[field]?.type;
+      if (expected === undefined || matchesJsonType(value, expected)) continue;
+      const wanted = Array.isArray(expected) ? expected.join(' or ') : expected;
+      throw new HttpError(400, 'VALIDATION_FAILED', `body/${field} must be ${wanted}, not ${jsonTypeOf(value)}`, field);
+    }
   });
+}
+
+function jsonTypeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/** Whether a parsed JSON value has one of the JSON Schema types named (an integer is also a number). */
+function matchesJsonType(value: unknown, type: string | string[]): boolean {
+  const actual = jsonTypeOf(value);
+  return (Array.isArray(type) ? type : [type]).some((t) => t === actual || (t === 'number' && actual === 'integer'));
 }
