@@ -2,7 +2,7 @@
 // are deleted in one script with exactly their members, and hostile names stay inside their own tenant.
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import type { CacheScope } from './cache-key';
+import { cacheKey, type CacheScope } from './cache-key';
 import { connectRedisCache, type RedisCacheConnection } from './redis-connection';
 import { TieredCache } from './tiered-cache';
 
@@ -100,6 +100,36 @@ describe('RedisCacheL2 and TieredCache on a real Redis', () => {
       expect(fresh.stats().l2.hits).toBe(2);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('keeps each tenant within its tier quota in Redis too: over it, that tenant’s own oldest entries go, never another’s', async () => {
+    const small: CacheScope = { tenantId: `small-${run}`, tier: 'starter' };
+    const other: CacheScope = { tenantId: `other-${run}`, tier: 'starter' };
+    // A second cache on the same Redis with a 4 KB starter quota (L2 and L1 alike).
+    const tightConn = connectRedisCache(redisUrl, { channel: `dmarc:cache:test:${run}:q` });
+    expect(await tightConn.ready()).toBe(true);
+    const tight = new TieredCache({ ...tightConn, closeDrivers: true, quotas: { starter: 4096 } });
+    const value = 'v'.repeat(300);
+    try {
+      for (let i = 0; i < 5; i++) await tight.set(other, 'dashboard', ['keep.example', String(i)], value);
+      for (let i = 0; i < 40; i++) await tight.set(small, 'dashboard', ['big.example', String(i)], value);
+      const inRedis = async (scope: CacheScope, group: string, n: number) =>
+        (await Promise.all(Array.from({ length: n }, (_, i) => redis.exists(cacheKey(scope, 'dashboard', [group, String(i)]))))).map(Number);
+      const smallHeld = await inRedis(small, 'big.example', 40);
+      // Only the newest entries of the tenant over its quota are left, and they fit it...
+      expect(smallHeld.slice(-5)).toEqual([1, 1, 1, 1, 1]);
+      expect(smallHeld.slice(0, 20).every((x) => x === 0)).toBe(true);
+      expect(smallHeld.filter(Boolean).length * 300).toBeLessThanOrEqual(4096);
+      // ...and the other tenant, under its own quota, lost nothing.
+      expect(await inRedis(other, 'keep.example', 5)).toEqual([1, 1, 1, 1, 1]);
+      expect(tight.stats().l2Evictions).toBeGreaterThanOrEqual(25);
+    } finally {
+      await tight.close();
+      for (const scope of [small, other]) {
+        const keys = await keysUnder(redis, `tenant:${(scope as { tenantId: string }).tenantId}:`);
+        if (keys.length) await redis.del(...keys);
+      }
     }
   });
 });

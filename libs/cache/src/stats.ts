@@ -19,6 +19,8 @@ export interface CacheStats {
   l2Errors: number;
   /** L1 entries dropped to keep a partition within its quota. */
   evictions: number;
+  /** L2 entries dropped to keep a partition within its quota (its own least recently written). */
+  l2Evictions: number;
   /** Invalidations heard from other processes. */
   invalidationsReceived: number;
   /** Reads answered with an entry of a group marked stale (refreshGroup): served, refreshed behind. */
@@ -43,6 +45,7 @@ export class StatsCounter {
   invalidationsReceived = 0;
   staleServed = 0;
   refreshes = 0;
+  l2Evictions = 0;
   private readonly types = new Map<string, TypeStats>();
 
   of(type: string): TypeStats {

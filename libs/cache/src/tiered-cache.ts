@@ -129,7 +129,7 @@ export class TieredCache {
     const now = this.o.now();
     if (!isReadable(policy)) {
       const recordMs = policy.recordMs ?? 1;
-      await this.writeL2(key, encodeEntry(value, now + recordMs), recordMs, indexKey);
+      await this.writeL2(scope, key, encodeEntry(value, now + recordMs), recordMs, indexKey);
       return;
     }
     const ttlMs = lifetimeOf(policy, options?.ttlMs);
@@ -137,7 +137,7 @@ export class TieredCache {
     const entry = { value, expiresAt: now + ttlMs };
     const json = encodeEntry(value, entry.expiresAt, now);
     // Not written, L2 may still hold the old value: it is deleted as soon as L2 answers again.
-    if (!(await this.writeL2(key, json, ttlMs, indexKey))) this.pending.addKey(key);
+    if (!(await this.writeL2(scope, key, json, ttlMs, indexKey))) this.pending.addKey(key);
     this.putL1(scope, key, entry, json);
     await this.publish({ origin: this.origin, keys: [key] });
   }
@@ -219,6 +219,7 @@ export class TieredCache {
       coalesced: c.coalesced,
       l2Errors: c.l2Errors,
       evictions: this.l1.evictions,
+      l2Evictions: c.l2Evictions,
       invalidationsReceived: c.invalidationsReceived,
       staleServed: c.staleServed,
       refreshes: c.refreshes,
@@ -309,7 +310,7 @@ export class TieredCache {
       return value;
     }
     const indexKey = groupIndexKey(groupBaseOfKey(key, scope));
-    await this.writeL2(key, json, ttlMs, indexKey);
+    await this.writeL2(scope, key, json, ttlMs, indexKey);
     if (flight.invalidated) {
       // Invalidated while we wrote: another process may have deleted L2 before our write landed. Undo it.
       await this.deleteL2Quietly(key);
@@ -353,10 +354,12 @@ export class TieredCache {
     return { ...entry, raw: raw! };
   }
 
-  private async writeL2(key: string, json: string, ttlMs: number, indexKey: string): Promise<boolean> {
+  /** Writes the entry to L2 within its partition's budget (the tier's quota there too: its own oldest go first). */
+  private async writeL2(scope: CacheScope, key: string, json: string, ttlMs: number, indexKey: string): Promise<boolean> {
     if (!this.circuit.usable()) return false;
+    const budget = { accountKey: `${partitionOf(scope)}:~quota`, maxBytes: scope === 'global' ? this.o.quotas.global : this.o.quotas[scope.tier] };
     try {
-      await this.o.l2.set(key, json, ttlMs, indexKey);
+      this.counters.l2Evictions += await this.o.l2.set(key, json, ttlMs, indexKey, budget);
       this.l2Succeeded();
       return true;
     } catch {

@@ -1,6 +1,6 @@
 // An L2 that can be switched off, standing for an unreachable Redis in unit tests (every call fails while
 // down), or held, so a test can act while a call is on its way (hold() returns the release).
-import type { CacheL2Driver } from '../l2-driver';
+import type { CacheL2Driver, L2Budget } from '../l2-driver';
 
 export class FlakyL2 implements CacheL2Driver {
   down = false;
@@ -13,8 +13,8 @@ export class FlakyL2 implements CacheL2Driver {
     return this.call(() => this.inner.get(key));
   }
 
-  set(key: string, value: string, ttlMs: number, indexKey: string): Promise<void> {
-    return this.call(() => this.inner.set(key, value, ttlMs, indexKey));
+  set(key: string, value: string, ttlMs: number, indexKey: string, budget?: L2Budget): Promise<number> {
+    return this.call(() => this.inner.set(key, value, ttlMs, indexKey, budget));
   }
 
   delete(keys: readonly string[]): Promise<number> {
