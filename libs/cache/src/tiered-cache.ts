@@ -357,7 +357,7 @@ export class TieredCache {
   /** Writes the entry to L2 within its partition's budget (the tier's quota there too: its own oldest go first). */
   private async writeL2(scope: CacheScope, key: string, json: string, ttlMs: number, indexKey: string): Promise<boolean> {
     if (!this.circuit.usable()) return false;
-    const budget = { accountKey: `${partitionOf(scope)}:~quota`, maxBytes: scope === 'global' ? this.o.quotas.global : this.o.quotas[scope.tier] };
+    const budget = { accountKey: `${partitionOf(scope)}:~quota`, maxBytes: this.quotaOf(scope) };
     try {
       this.counters.l2Evictions += await this.o.l2.set(key, json, ttlMs, indexKey, budget);
       this.l2Succeeded();
@@ -377,6 +377,11 @@ export class TieredCache {
     }
   }
 
+  /** The bytes a scope's partition may hold, in each tier: its tenant tier's quota, or the global one. */
+  private quotaOf(scope: CacheScope): number {
+    return scope === 'global' ? this.o.quotas.global : this.o.quotas[scope.tier];
+  }
+
   /** Stores a frozen copy of the entry (`json`: its encoded form) in L1 and returns it (what every caller gets). */
   private putL1(scope: CacheScope, key: string, entry: CacheEntry, json: string, stale = false): unknown {
     // A primitive (a string: the API keeps dashboards as their JSON text) is immutable: no copy to make, and
@@ -384,7 +389,7 @@ export class TieredCache {
     const value = isPrimitive(entry.value) ? entry.value : frozenValueOf(json);
     if (this.closed) return value;
     const partition = partitionOf(scope);
-    const budget = scope === 'global' ? this.o.quotas.global : this.o.quotas[scope.tier];
+    const budget = this.quotaOf(scope);
     // L1 keeps its own frozen copy: a caller changing what it got back cannot change what the next one gets.
     this.l1.set({
       key,

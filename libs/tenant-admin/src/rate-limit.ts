@@ -101,11 +101,18 @@ interface Lease {
  */
 export class SharedRateLimiter implements RateLimiter {
   readonly #leases = new Map<string, Lease>();
+  readonly #now: () => number;
+  readonly #leaseMs: number;
+  readonly #leaseShare: number;
 
-  constructor(private readonly o: SharedRateLimiterOptions) {}
+  constructor(private readonly o: SharedRateLimiterOptions) {
+    this.#now = o.now ?? Date.now;
+    this.#leaseMs = o.leaseMs ?? 200;
+    this.#leaseShare = o.leaseShare ?? 0.05;
+  }
 
   async take(tenantId: string, tier: TenantTier): Promise<RateDecision> {
-    const now = (this.o.now ?? Date.now)();
+    const now = this.#now();
     const rate = this.o.rates[tier];
     const lease = this.#leases.get(tenantId);
     if (lease && lease.tokens >= 1 && now < lease.expiresAt) {
@@ -116,7 +123,7 @@ export class SharedRateLimiter implements RateLimiter {
     try {
       const [granted, wait] = await this.#takeShared(tenantId, rate, this.#batch(rate));
       if (granted < 1) return { allowed: false, retryAfterMs: wait };
-      this.#keep(tenantId, { tokens: granted - 1, expiresAt: now + (this.o.leaseMs ?? 200) });
+      this.#keep(tenantId, { tokens: granted - 1, expiresAt: now + this.#leaseMs });
       return { allowed: true, retryAfterMs: 0 };
     } catch (err) {
       this.o.onFallback?.(err);
@@ -125,16 +132,17 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   #batch(rate: number): number {
-    return Math.max(1, Math.floor(rate * (this.o.leaseShare ?? 0.05)));
+    return Math.max(1, Math.floor(rate * this.#leaseShare));
   }
 
   async #refill(tenantId: string, tier: TenantTier, lease: Lease): Promise<void> {
     try {
       const [granted] = await this.#takeShared(tenantId, this.o.rates[tier], this.#batch(this.o.rates[tier]));
-      const now = (this.o.now ?? Date.now)();
-      if (now < lease.expiresAt) lease.tokens += granted;
-      else this.#keep(tenantId, { tokens: granted, expiresAt: now + (this.o.leaseMs ?? 200) });
-      lease.expiresAt = Math.max(lease.expiresAt, now + (this.o.leaseMs ?? 200));
+      const now = this.#now();
+      if (now < lease.expiresAt) {
+        lease.tokens += granted;
+        lease.expiresAt = now + this.#leaseMs;
+      } else this.#keep(tenantId, { tokens: granted, expiresAt: now + this.#leaseMs });
     } catch (err) {
       // The next request with the lease spent asks Redis itself (and falls back if it still fails).
       this.o.onFallback?.(err);

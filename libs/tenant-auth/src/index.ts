@@ -1,3 +1,3 @@
-export { authenticateApiKey, type AuthenticatedTenant } from './authenticate';
+export { authenticateApiKey, bearerKey, type AuthenticatedTenant } from './authenticate';
 export { hashApiKey, issueApiKey, type IssuedApiKey } from './api-key';
 export { UnauthorizedError, type TenantAuthErrorCode } from './errors';

@@ -1,6 +1,7 @@
 import { AggregationError, domainSources, domainSummary, resolveDayRange } from '@dmarc/aggregates';
 import { HttpError } from '@dmarc/service-runtime';
-import { domainId, getPolicy, NotFoundError, parseDomainName } from '@dmarc/tenant-admin';
+import type { EntryOptions } from '@dmarc/cache';
+import { domainId, getPolicy, NotFoundError, parseDomainName, type Caller } from '@dmarc/tenant-admin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheScope, type ApiDeps } from '../api-deps';
 import { callerOf } from '../request-context';
@@ -32,7 +33,24 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
       throw err;
     }
   };
-  const registered = async (tenantId: string, domain: string) => void (await domainId(deps.db, tenantId, domain));
+  /**
+   * A registered domain's figures through the cache, kept and sent as their JSON text (see `json`). The domain
+   * check runs inside the load, so only a domain that was the tenant's ever has an entry.
+   */
+  const cachedFigures = (reply: FastifyReply, caller: Caller, type: string, id: string[], load: () => Promise<unknown>, options?: EntryOptions) =>
+    json(
+      reply,
+      deps.cache.getOrLoad(
+        cacheScope(caller),
+        type,
+        id,
+        async () => {
+          await domainId(deps.db, caller.tenantId, id[0]);
+          return JSON.stringify(await load());
+        },
+        options,
+      ),
+    );
   // The policy the tenant set, shown beside the one its reports saw published; null until one is set.
   const configured = (tenantId: string, domain: string) => getPolicy(deps.db, tenantId, domain).catch((err: unknown) => (err instanceof NotFoundError ? null : Promise.reject(err)));
 
@@ -50,11 +68,10 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
     async (request, reply) => {
       const { caller, domain, from, to } = target(request);
       const top = request.query.top;
-      return json(reply, deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'summary', from, to, String(top)], async () => {
-        await registered(caller.tenantId, domain);
+      return cachedFigures(reply, caller, 'dashboard', [domain, 'summary', from, to, String(top)], async () => {
         const [summary, configuredPolicy] = await Promise.all([domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top }), configured(caller.tenantId, domain)]);
-        return JSON.stringify({ ...summary, configuredPolicy });
-      }));
+        return { ...summary, configuredPolicy };
+      });
     },
   );
 
@@ -72,10 +89,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
     async (request, reply) => {
       const { caller, domain, from, to } = target(request);
       const limit = request.query.limit;
-      return json(reply, deps.cache.getOrLoad(cacheScope(caller), 'dashboard', [domain, 'sources', from, to, String(limit)], async () => {
-        await registered(caller.tenantId, domain);
-        return JSON.stringify(await domainSources(deps.db, { tenantId: caller.tenantId, domain, from, to, limit }));
-      }));
+      return cachedFigures(reply, caller, 'dashboard', [domain, 'sources', from, to, String(limit)], () => domainSources(deps.db, { tenantId: caller.tenantId, domain, from, to, limit }));
     },
   );
 
@@ -93,11 +107,10 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
     async (request, reply) => {
       const { caller, domain, from, to } = target(request);
       const load = async () => {
-        await registered(caller.tenantId, domain);
         const summary = await domainSummary(deps.db, { tenantId: caller.tenantId, domain, from, to, top: 1 });
-        return JSON.stringify({ domain, from, to, days: summary.days.map((d) => ({ day: d.day, messages: d.messages, dmarcPass: d.dmarcPass, complianceRate: d.complianceRate })) });
+        return { domain, from, to, days: summary.days.map((d) => ({ day: d.day, messages: d.messages, dmarcPass: d.dmarcPass, complianceRate: d.complianceRate })) };
       };
-      return json(reply, deps.cache.getOrLoad(cacheScope(caller), 'trend', [domain, from, to], load, { ttlMs: trendTtlMs(to, now()) }));
+      return cachedFigures(reply, caller, 'trend', [domain, from, to], load, { ttlMs: trendTtlMs(to, now()) });
     },
   );
 }
