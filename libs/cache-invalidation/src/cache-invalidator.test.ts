@@ -1,4 +1,4 @@
-import { InProcessBroadcast, MemoryCacheL2, PolicyTable, TieredCache, type CacheScope } from '@dmarc/cache';
+import { cacheKey, InProcessBroadcast, MemoryCacheL2, PolicyTable, TieredCache, type CacheScope } from '@dmarc/cache';
 import type { ConfigChange } from '@dmarc/contracts';
 import { authCacheId } from '@dmarc/tenant-admin';
 import { CacheInvalidator } from './cache-invalidator';
@@ -88,6 +88,25 @@ describe('CacheInvalidator', () => {
     expect(await invalidator.apply(change(1, { kind: 'domain_added' }))).toMatchObject({ applied: true, discoveryFailed: true });
     expect(await cache.get({ tenantId: T, tier: 'starter' }, 'dashboard', ['example.com', 'old'])).toBeUndefined();
     expect(warnings).toEqual([expect.stringContaining('DNS discovery')]);
+  });
+});
+
+describe('CacheInvalidator: writing through for a tenant whose tier it does not know', () => {
+  it('never evicts the tenant’s entries below its real quota (it writes at the largest tier’s budget)', async () => {
+    const l2 = new MemoryCacheL2();
+    const broadcast = new InProcessBroadcast();
+    const quotas = { starter: 2_000, business: 1_000_000, enterprise: 10_000_000 };
+    const api = new TieredCache({ l2, broadcast, quotas });
+    const cache = new TieredCache({ l2, broadcast, quotas });
+    const invalidator = new CacheInvalidator({ cache, policies: new PolicyTable({ policy: { strategy: 'write-through' } }), deleteL2Keys: (keys) => l2.delete(keys) });
+    const business: CacheScope = { tenantId: T, tier: 'business' };
+    for (let i = 0; i < 10; i++) await api.set(business, 'trend', [`d${i}.example`], 'x'.repeat(500));
+    await invalidator.apply(change(1, { after: '{"p":"reject"}' }));
+    // In Redis (here its in-memory stand-in) every one of the tenant's entries is still there.
+    for (let i = 0; i < 10; i++) expect(await l2.get(cacheKey(business, 'trend', [`d${i}.example`]))).not.toBeNull();
+    expect(await api.get(business, 'policy', ['example.com'])).toEqual({ p: 'reject' });
+    await api.close();
+    await cache.close();
   });
 });
 

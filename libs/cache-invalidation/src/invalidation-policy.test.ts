@@ -129,7 +129,7 @@ describe('the invalidation policy: change -> exactly the entries dropped, in L2 
   it('writes a write-through type through with the new value instead of dropping it', async () => {
     const throughPolicies = new PolicyTable({ policy: { strategy: 'write-through' } });
     const plan = planInvalidation(config('policy_changed', { after: '{"p":"reject"}' }), (t) => throughPolicies.of(t).strategy);
-    expect(plan.sets).toEqual([{ scope: { tenantId: T, tier: 'starter' }, type: 'policy', id: [D], value: { p: 'reject' } }]);
+    expect(plan.sets).toEqual([{ scope: { tenantId: T, tier: 'enterprise' }, type: 'policy', id: [D], value: { p: 'reject' } }]);
     expect(plan.groups.map((g) => g.type)).toEqual(['compliance', 'dashboard']);
     // No value to write (removed, or not JSON): dropped instead.
     const removed = planInvalidation(config('policy_changed', { after: 'not json' }), (t) => throughPolicies.of(t).strategy);

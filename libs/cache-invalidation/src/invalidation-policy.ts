@@ -60,8 +60,10 @@ export interface InvalidationPlan {
 export type StrategyOf = (type: string) => CacheStrategy;
 
 // The tier is no part of a key (cache-key.ts partitionOf uses the tenant id alone), so any tier names the same
-// entries; it only decides whose L1 budget an entry written here counts against.
-const tenantScope = (tenantId: string): CacheScope => ({ tenantId, tier: 'starter' });
+// entries; it only sets the budget an entry written here (a write-through type) is held to, in L1 and in the
+// tenant's L2 accounting. The events do not say the tenant's tier: the largest one never evicts the tenant's
+// entries below its real quota (its own next write through the API, at its tier, trims what is over).
+const tenantScope = (tenantId: string): CacheScope => ({ tenantId, tier: 'enterprise' });
 
 /** The types of a tenant's domain, dropped whole when the domain goes or a change of unknown kind names it. */
 export const DOMAIN_TYPES = ['policy', 'compliance', 'dashboard', 'trend', 'aggregate'] as const;
