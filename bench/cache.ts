@@ -105,12 +105,13 @@ async function expectOk(base: string, method: string, path: string, apiKey: stri
 }
 
 /** Sum of a metric's samples on a service's /metrics, by label set (the Prometheus text format). */
-async function metric(base: string, name: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+async function metric(base: string, name: string, suffixes = ['', '_total']): Promise<Array<{ labels: Record<string, string>; value: number }>> {
   const res = await call(base, 'GET', '/metrics', '');
+  const names = new Set(suffixes.map((suffix) => `${name}${suffix}`));
   const out: Array<{ labels: Record<string, string>; value: number }> = [];
   for (const line of res.body.split('\n')) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)/.exec(line);
-    if (!m || (m[1] !== name && m[1] !== `${name}_total`)) continue;
+    if (!m || !names.has(m[1])) continue;
     const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
     out.push({ labels, value: Number(m[3]) });
   }
@@ -124,13 +125,10 @@ async function metric(base: string, name: string): Promise<Array<{ labels: Recor
 async function serverBuckets(apis: SpawnedService[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const api of apis) {
-    const res = await call(api.base, 'GET', '/metrics', '');
-    for (const line of res.body.split('\n')) {
-      const m = /^dmarc_http_server_duration(?:_milliseconds)?_bucket\{([^}]*)\} (\S+)/.exec(line);
-      if (!m || !/route="\/v1\/domains\/:domain\/(summary|sources|trends)"/.test(m[1])) continue;
-      const le = /le="([^"]+)"/.exec(m[1])?.[1];
-      const bound = le === '+Inf' ? Infinity : Number(le);
-      out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
+    for (const { labels, value } of await metric(api.base, 'dmarc_http_server_duration', ['_bucket', '_milliseconds_bucket'])) {
+      if (!/^\/v1\/domains\/:domain\/(summary|sources|trends)$/.test(labels.route ?? '')) continue;
+      const bound = labels.le === '+Inf' ? Infinity : Number(labels.le);
+      out.set(bound, (out.get(bound) ?? 0) + value);
     }
   }
   return out;
