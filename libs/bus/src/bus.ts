@@ -1,5 +1,6 @@
 import type { EncodedValue, TopicInput, TopicValue } from '@dmarc/contracts';
 import type { Context } from '@opentelemetry/api';
+import type { BusStatsSnapshot } from './bus-stats';
 
 /**
  * Where a delivered message sits in its trace (its CONSUMER span). Opaque: hand it back on the messages
@@ -186,6 +187,10 @@ export interface Bus extends Publisher {
   consume<T extends string>(options: ConsumeOptions<T>): Promise<Subscription>;
   /** Creates the topics (and their DLQ topics) that do not exist yet. */
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /** Messages published, handled and dead-lettered, and consumer lag, since the bus started. */
+  stats(): BusStatsSnapshot;
+  /** Resolves while the broker answers; rejects while it is unreachable (for readiness). */
+  ping(): Promise<void>;
   /** Closes every consumer (each finishing its message in hand), then flushes and closes the producer. */
   close(): Promise<void>;
 }

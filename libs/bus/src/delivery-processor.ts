@@ -4,6 +4,7 @@ import { backoffDelay, sleep } from './backoff';
 import type { Delivered } from './bus';
 import type { ResolvedConsumeOptions } from './consume-options';
 import { codeOf, DeadLetterError, HandlerFailedError, isRetriable, messageOf, MissingTenantError, TenantMismatchError } from './errors';
+import type { BusStats } from './bus-stats';
 import { BUS_HEADERS, byteHeaders, stringHeaders } from './headers';
 import type { BusLogger } from './logger';
 import { deadLetterRecord, type InboundRecord, type WireRecord } from './outgoing';
@@ -12,7 +13,7 @@ import { endSpanWithError, extractTraceContext, startConsumerSpan } from './trac
 /** What the driver does with the message next. */
 export type Outcome =
   /** Handled, or dead-lettered: commit it and go on. */
-  | { kind: 'done'; deadLettered: boolean }
+  | { kind: 'done'; deadLettered: boolean; code?: string }
   /** Still failing with a retriable error after the tries in place: keep it uncommitted, pause, try again later. */
   | { kind: 'retry-later'; attempts: number; error: unknown }
   /** The consumer is closing while waiting to retry: leave it uncommitted for the next member. */
@@ -38,6 +39,8 @@ export interface DeliveryProcessorDeps<T extends string> {
   /** Aborted when the consumer closes: cuts retry waits short, never a running handler. */
   signal: AbortSignal;
   now?: () => number;
+  /** Counts handled and dead-lettered messages. */
+  stats?: BusStats;
 }
 
 /**
@@ -55,10 +58,17 @@ export class DeliveryProcessor<T extends string> {
   /** Never throws: a failure of the bus itself is reported as retry-later, so nothing is lost. */
   async process(record: InboundRecord, priorAttempts: number, heartbeat?: () => Promise<void>): Promise<Outcome> {
     const begun = this.begin(record);
-    return this.settle(record, begun, priorAttempts, async () => {
+    const outcome = await this.settle(record, begun, priorAttempts, async () => {
       const message = await this.open(record, begun, priorAttempts);
       return 'kind' in message ? message : this.runHandler(record, message, priorAttempts, begun.span, heartbeat);
     });
+    this.count(record, outcome);
+    return outcome;
+  }
+
+  private count(record: InboundRecord, outcome: Outcome): void {
+    if (outcome.kind !== 'done' || !this.deps.stats) return;
+    this.deps.stats.recordFinished(record.topic, this.deps.options.groupId, outcome.deadLettered ? (outcome.code ?? 'UNKNOWN') : undefined);
   }
 
   /**
@@ -123,6 +133,7 @@ export class DeliveryProcessor<T extends string> {
       outcomes[i] = await this.settle(record, o.begun, o.prior, () => this.runHandler(record, o.message, o.prior, o.begun.span, heartbeat));
       blocked = outcomes[i]!.kind !== 'done';
     }
+    records.forEach((record, i) => this.count(record, outcomes[i]!));
     return outcomes as Outcome[];
   }
 
@@ -237,6 +248,6 @@ export class DeliveryProcessor<T extends string> {
       { topic: record.topic, partition: record.partition, offset: record.offset, dlq: topic, code, attempts },
       `dead-lettered ${record.topic}[${record.partition}]@${record.offset} to ${topic}: ${messageOf(error)}`,
     );
-    return { kind: 'done', deadLettered: true };
+    return { kind: 'done', deadLettered: true, code };
   }
 }

@@ -16,6 +16,7 @@ export type {
   Subscription,
   TopicSpec,
 } from './bus';
+export { BusStats, type BusStatsSnapshot } from './bus-stats';
 export {
   BusClosedError,
   BusError,

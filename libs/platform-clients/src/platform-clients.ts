@@ -2,6 +2,7 @@ import { createKafkaBus, type Bus, type TopicSpec } from '@dmarc/bus';
 import { type Contracts, loadContracts } from '@dmarc/contracts';
 import type { ServiceContext } from '@dmarc/service-runtime';
 import { PgStore } from '@dmarc/store';
+import { observeBusStats } from './bus-metrics';
 
 export interface PlatformClientsConfig {
   readonly KAFKA_BROKERS: readonly string[];
@@ -40,7 +41,9 @@ export class PlatformClients {
     ctx.telemetry.meter
       .createObservableCounter('dmarc_db_statements_total', { description: 'statements this process sent to PostgreSQL (BEGIN and COMMIT included)' })
       .addCallback((result) => result.observe(this.store.statementsSent));
-    ctx.readiness.add('kafka', () => void this.bus);
+    // Live: a broker must answer now, not merely have answered at start-up.
+    ctx.readiness.add('kafka', () => this.bus.ping());
+    observeBusStats(ctx.telemetry.meter, () => this.connected?.stats());
     ctx.onShutdown(() => this.store.close());
     ctx.onShutdown(() => this.connected?.close());
   }

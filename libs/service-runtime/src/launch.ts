@@ -1,4 +1,4 @@
-import { commonServiceConfig, defineConfig, loadConfig, string, redactConfig, ConfigError, type ConfigOf, type ConfigSpec, type Env } from '@dmarc/config';
+import { commonServiceConfig, defineConfig, loadConfig, string, url, redactConfig, ConfigError, type ConfigOf, type ConfigSpec, type Env } from '@dmarc/config';
 import { runService, type RunOptions, type RunningService, type ServiceDefinition } from './runtime';
 
 /** What a service package exports: its name, the environment it reads, and how to build it. */
@@ -12,6 +12,11 @@ export interface ServiceModule<S extends ConfigSpec = ConfigSpec> {
 export const serviceBaseConfig = defineConfig({
   ...commonServiceConfig,
   HOST: string({ default: '127.0.0.1', description: 'address the HTTP server binds (0.0.0.0 in containers)' }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url({
+    protocols: ['http:', 'https:'],
+    optional: true,
+    description: 'OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces); unset: spans are not exported, trace context still flows',
+  }),
 });
 type BaseConfig = ConfigOf<typeof serviceBaseConfig>;
 
@@ -49,7 +54,7 @@ export async function launch(
   const name = config.SERVICE_NAME ?? module.name;
   const service = await runService(
     { ...definition, name },
-    { port: config.PORT, logLevel: config.LOG_LEVEL, host: config.HOST, ...overrides },
+    { port: config.PORT, logLevel: config.LOG_LEVEL, host: config.HOST, otlpTracesUrl: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, ...overrides },
   );
   service.context.logger.info({ config: redactConfig(module.config, config as never) }, 'configuration');
   return { ok: true, service };

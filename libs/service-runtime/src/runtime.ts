@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLogger, startTelemetry, type Logger, type LogLevel, type Telemetry } from '@dmarc/telemetry';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { traceHttpRequests } from './http-tracing';
 import { describeError } from './errors';
 import { installErrorHandler } from './http-errors';
 import { Readiness } from './readiness';
@@ -70,6 +71,7 @@ export async function runService(def: ServiceDefinition, options: RunOptions): P
     requestDuration.record(reply.elapsedTime, { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode });
     done();
   });
+  traceHttpRequests(http, new Set(['/healthz', '/readyz', '/metrics']));
   const readiness = new Readiness();
   const abort = new AbortController();
   const stops: Array<() => Promise<void> | void> = [];

@@ -1,5 +1,5 @@
 import { connectRedisCache, DEFAULT_POLICIES, observeCacheStats, TieredCache } from '@dmarc/cache';
-import { int, oneOf } from '@dmarc/config';
+import { bool, int, oneOf } from '@dmarc/config';
 import { PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
 import { CONFIG_CHANGES_TOPIC, ConfigChangeRelay, connectRateLimitRedis, LocalRateLimiter, SharedRateLimiter, type TierRates } from '@dmarc/tenant-admin';
@@ -23,6 +23,11 @@ export const apiService = defineService({
     CACHE_MODE: oneOf(['tiered', 'off'] as const, {
       default: 'tiered',
       description: 'tiered: reads through L1 + Redis as the policy table says; off: every type TTL 0, every read goes to PostgreSQL (for measuring what the cache saves, and for diagnosis)',
+    }),
+    READINESS_NEEDS_REDIS: bool({
+      default: true,
+      description:
+        'readiness is false while Redis is unreachable; false: Redis is no readiness condition and the API stays ready through a Redis outage, serving degraded (L1 + database, per-process rate limit)',
     }),
     OUTBOX_RELAY_INTERVAL_MS: int({ min: 50, default: 1000, description: 'how often unpublished config changes (a failed publish, a crashed process) are sent again' }),
   },
@@ -53,6 +58,10 @@ export const apiService = defineService({
           },
         });
         redisReady = async () => (await Promise.all([redis.ready(5000), limiterRedis.ready(5000)])).every(Boolean);
+        if (config.READINESS_NEEDS_REDIS) ctx.readiness.add('redis', async () => {
+          const up = (await Promise.all([redis.ready(200), limiterRedis.ready(200)])).every(Boolean);
+          if (!up) throw new Error('redis: not connected (serving degraded: L1 + database, per-process rate limit)');
+        });
         ctx.onShutdown(async () => {
           await cache.close();
           await redis.close();

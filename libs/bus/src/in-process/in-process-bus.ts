@@ -1,5 +1,6 @@
 import { type Contracts, dlqTopicOf, type TopicInput } from '@dmarc/contracts';
 import type { Bus, ConsumeOptions, EncodedMessage, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
+import { BusStats, type BusStatsSnapshot } from '../bus-stats';
 import { type ResolvedConsumeOptions, resolveConsumeOptions } from '../consume-options';
 import { DeliveryProcessor } from '../delivery-processor';
 import { BusClosedError } from '../errors';
@@ -27,6 +28,7 @@ export class InProcessBus implements Bus {
   private readonly topics = new Map<string, InProcessTopic>();
   private readonly groups = new Map<string, InProcessGroup>();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly counters = new BusStats();
   private readonly logger: BusLogger;
   private readonly defaultPartitions: number;
   private closed = false;
@@ -67,6 +69,7 @@ export class InProcessBus implements Bus {
           logger: this.logger,
           sendRaw: (topic, records) => this.append(topic, records, true),
           signal,
+          stats: this.counters,
         }),
     );
     const joined = group;
@@ -80,6 +83,15 @@ export class InProcessBus implements Bus {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  stats(): BusStatsSnapshot {
+    return this.counters.snapshot();
+  }
+
+  /** Always answers while open: there is no broker to lose. */
+  async ping(): Promise<void> {
+    if (this.closed) throw new BusClosedError('in-process bus');
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
@@ -112,6 +124,7 @@ export class InProcessBus implements Bus {
       const key = record.key === null ? null : Buffer.isBuffer(record.key) ? record.key : Buffer.from(record.key, 'utf8');
       topic.partitions[topic.partitionFor(key)].append({ key, value: record.value, headers: { ...record.headers } });
     }
+    this.counters.recordPublished(topicName, records.length);
   }
 }
 

@@ -178,6 +178,19 @@ describe('Kafka bus against a real broker', () => {
     expect(handled).toEqual(['after-garbage']);
     expect(lines.some((l) => l.startsWith(`warn dead-lettered ${topic}[0]@0 to ${topic}.dlq`))).toBe(true);
     await waitForCommitted(`${runId}-malformed`, topic, ['2']);
+
+    // What /metrics exports: throughput, dead letters by code, and the partition drained (lag 0).
+    const stats = bus.stats();
+    expect(stats.published).toEqual(expect.arrayContaining([{ topic, messages: 2 }, { topic: `${topic}.dlq`, messages: 1 }]));
+    expect(stats.consumed).toEqual(
+      expect.arrayContaining([
+        { topic, group: `${runId}-malformed`, messages: 1 },
+        { topic: `${topic}.dlq`, group: `${runId}-malformed-dlq`, messages: 1 },
+      ]),
+    );
+    expect(stats.deadLettered).toEqual([{ topic, group: `${runId}-malformed`, code: 'CONTRACT_MALFORMED', messages: 1 }]);
+    expect(stats.lag).toEqual(expect.arrayContaining([{ topic, group: `${runId}-malformed`, partition: 0, lag: 0 }]));
+    await expect(bus.ping()).resolves.toBeUndefined();
   });
 
   it('(d) backs off and pauses while the downstream is down, commits only once it is back', async () => {

@@ -1,6 +1,7 @@
 import type { Contracts, TopicInput } from '@dmarc/contracts';
-import { Kafka, type KafkaConfig, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, Kafka, type KafkaConfig, Partitioners, type Producer } from 'kafkajs';
 import type { Bus, ConsumeOptions, EncodedMessage, OutgoingMessage, Publisher, RawMessage, Subscription, TopicSpec } from '../bus';
+import { BusStats, type BusStatsSnapshot } from '../bus-stats';
 import { resolveConsumeOptions, type ResolvedConsumeOptions } from '../consume-options';
 import { BusClosedError } from '../errors';
 import { type BusLogger, silentLogger } from '../logger';
@@ -40,6 +41,8 @@ const SYSTEM = 'kafka';
  */
 export class KafkaBus implements Bus {
   private readonly subscriptions = new Set<KafkaSubscription>();
+  private readonly counters = new BusStats();
+  private admin: Promise<Admin> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -105,6 +108,7 @@ export class KafkaBus implements Bus {
         contracts: this.contracts,
         logger: this.logger,
         sendRaw: (topic, records) => this.send(topic, records, true),
+        stats: this.counters,
         onClosed: () => this.subscriptions.delete(subscription),
       },
       resolved,
@@ -129,11 +133,39 @@ export class KafkaBus implements Bus {
     }
   }
 
+  stats(): BusStatsSnapshot {
+    return this.counters.snapshot();
+  }
+
+  /**
+   * Asks the cluster for its brokers through one admin connection kept for the purpose, with no retries:
+   * rejects while no broker answers (readiness turns false), resolves again once one does.
+   */
+  async ping(): Promise<void> {
+    if (this.closed) throw new BusClosedError('kafka bus');
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin({ retry: { retries: 0 } });
+      await admin.connect();
+      return admin;
+    })();
+    try {
+      await (await this.admin).describeCluster();
+    } catch (error) {
+      const stale = this.admin;
+      this.admin = undefined;
+      void stale.then((a) => a.disconnect()).catch(() => undefined);
+      throw error;
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       // Consumers first: their handlers may still publish, and their dead letters must get out.
       await Promise.all([...this.subscriptions].map((s) => s.close()));
       this.closed = true;
+      const admin = this.admin;
+      this.admin = undefined;
+      await admin?.then((a) => a.disconnect()).catch(() => undefined);
       await this.batcher.close();
       await this.kafkaProducer.disconnect();
     })();
@@ -142,11 +174,13 @@ export class KafkaBus implements Bus {
 
   private send(topic: string, records: WireRecord[], deadLetter = false): Promise<void> {
     if (this.closed && !deadLetter) return Promise.reject(new BusClosedError('kafka bus'));
-    return this.batcher.send(
-      topic,
-      records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-      deadLetter,
-    );
+    return this.batcher
+      .send(
+        topic,
+        records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+        deadLetter,
+      )
+      .then(() => this.counters.recordPublished(topic, records.length));
   }
 }
 

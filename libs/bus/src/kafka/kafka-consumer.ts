@@ -2,6 +2,7 @@ import type { Contracts } from '@dmarc/contracts';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay } from '../backoff';
 import type { Subscription } from '../bus';
+import type { BusStats } from '../bus-stats';
 import type { ResolvedConsumeOptions } from '../consume-options';
 import { DeliveryProcessor, type Outcome } from '../delivery-processor';
 import { messageOf } from '../errors';
@@ -14,6 +15,8 @@ export interface KafkaConsumerDeps {
   logger: BusLogger;
   /** Where dead letters go (the bus's producer, allowed while the bus closes). */
   sendRaw: SendRecords;
+  /** Where handled and dead-lettered messages and partition lag are counted. */
+  stats?: BusStats;
   /** Told once the subscription has closed, so the bus stops tracking it. */
   onClosed?: () => void;
 }
@@ -57,6 +60,7 @@ export class KafkaSubscription implements Subscription {
       logger: deps.logger,
       sendRaw: deps.sendRaw,
       signal: this.abort.signal,
+      stats: deps.stats,
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       const restart = payload.restart && !this.closing;
@@ -96,6 +100,7 @@ export class KafkaSubscription implements Subscription {
       try {
         await this.consumer.disconnect();
       } finally {
+        this.deps.stats?.forgetGroup(this.options.groupId);
         this.deps.onClosed?.();
       }
     })();
@@ -112,6 +117,7 @@ export class KafkaSubscription implements Subscription {
       const outcome = await this.process(batch.topic, batch.partition, message, heartbeat);
       if (outcome.kind === 'done') {
         resolveOffset(message.offset);
+        this.finished(payload, message.offset);
         this.failing.delete(id);
         this.pauses.delete(id);
         await commitOffsetsIfNecessary();
@@ -152,6 +158,7 @@ export class KafkaSubscription implements Subscription {
         const outcome = outcomes[i];
         if (outcome.kind === 'done') {
           resolveOffset(records[i].offset);
+          this.finished(payload, records[i].offset);
           this.failing.delete(id);
           this.pauses.delete(id);
           continue;
@@ -186,6 +193,7 @@ export class KafkaSubscription implements Subscription {
       const result = await outcome;
       if (result.kind === 'done') {
         resolveOffset(offset);
+        this.finished(payload, offset);
         this.failing.delete(id);
         this.pauses.delete(id);
         await commitOffsetsIfNecessary();
@@ -215,6 +223,11 @@ export class KafkaSubscription implements Subscription {
     await Promise.allSettled(window.map((w) => w.outcome));
     const pending = uncommittedOffsets();
     if (pending.topics.length > 0) await commitOffsetsIfNecessary(pending);
+  }
+
+  private finished(payload: EachBatchPayload, offset: string): void {
+    const { batch } = payload;
+    this.deps.stats?.recordPosition(batch.topic, this.options.groupId, batch.partition, offset, batch.highWatermark);
   }
 
   private process(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<Outcome> {
