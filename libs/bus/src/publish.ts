@@ -14,7 +14,8 @@ export async function publishTyped(
   send: SendRecords,
 ): Promise<void> {
   if (messages.length === 0) return;
-  const span = startProducerSpan({ system, topic }, messages.length);
+  const traces = messages.flatMap((m) => ('trace' in m && m.trace ? [m.trace] : []));
+  const span = startProducerSpan({ system, topic }, messages.length, traces);
   try {
     await send(topic, encodeOutgoing(contracts, topic, messages, span));
     span.end();

@@ -12,10 +12,19 @@ export interface MessagingSpanInfo {
   topic: string;
 }
 
-/** A PRODUCER span for one publish call, child of whatever span is active (a consumer's, in a handler). */
-export function startProducerSpan(info: MessagingSpanInfo, messageCount: number): Span {
+/**
+ * A PRODUCER span for one publish call, child of whatever span is active (a consumer's, in a handler). A batch
+ * handler's publish carries messages that each continue their own input's trace (`messageTraces`): the span
+ * links to each of them, so every one of those traces shows where its message was sent.
+ */
+export function startProducerSpan(info: MessagingSpanInfo, messageCount: number, messageTraces: readonly Context[] = []): Span {
+  const links = messageTraces.flatMap((ctx) => {
+    const linked = trace.getSpanContext(ctx);
+    return linked ? [{ context: linked }] : [];
+  });
   return trace.getTracer(TRACER_NAME).startSpan(`send ${info.topic}`, {
     kind: SpanKind.PRODUCER,
+    ...(links.length > 0 ? { links } : {}),
     attributes: {
       'messaging.system': info.system,
       'messaging.destination.name': info.topic,
