@@ -12,6 +12,7 @@ export const TOPICS = {
   aggregatesUpdated: 'dmarc.aggregates.updated',
   dnsChanges: 'dmarc.dns.changes',
   configChanges: 'dmarc.config.changes',
+  alerts: 'dmarc.alerts',
 } as const;
 
 /** The subject whose schema every dead-letter topic uses. */

@@ -31,6 +31,99 @@ export type AggregatesUpdatedV1Input = WithDefaults<AggregatesUpdatedV1, 'chunkI
 export type AggregatesUpdated = AggregatesUpdatedV1;
 export type AggregatesUpdatedInput = AggregatesUpdatedV1Input;
 
+// ---- dmarc.alerts ----
+
+/** spoofing: mail claiming the domain from sources that are not approved and fail both DKIM and SPF alignment, above the tenant's volume threshold in a report day. new_source: a sending source (IP range, PTR base domain or known provider) never seen before for the domain and not approved, whose mail fails alignment. failure_spike: the domain's DMARC failure rate in a report day rose above its baseline (the days before). dns_weakened: the domain's DMARC record was removed or made invalid, its policy (p, sp) lowered or its pct cut, or its SPF record removed, broken or opened to any sender. dns_update_failed: a DNS change the platform tried to make for the domain failed. unknown: a rule this reader's version does not know (a newer writer's); show it with its title and summary. */
+export type AlertRuleV1 = 'unknown' | 'spoofing' | 'new_source' | 'failure_spike' | 'dns_weakened' | 'dns_update_failed';
+
+/** low < medium < high < critical. unknown: a severity this reader's version does not know (a newer writer's); treat it as high. */
+export type AlertSeverityV1 = 'unknown' | 'low' | 'medium' | 'high' | 'critical';
+
+export interface AlertSourceV1 {
+  /** Source IP address (IPv6 in canonical compressed form). */
+  ip: string;
+  /** Its PTR name, when the DNS service enriched the reports. */
+  ptr: null | string;
+  /** The registrable domain of the PTR name. */
+  baseDomain: null | string;
+  /** new_source: how the source is identified, provider:<name>, domain:<base domain> or net:<address/prefix>. */
+  sourceKey: null | string;
+  /** Messages from this source. */
+  messages: number;
+  /** Of those, failing both DKIM and SPF alignment. */
+  failingMessages: number;
+}
+
+export interface AlertEvidenceV1 {
+  /** Messages the rule looked at (spoofing, new_source: of the sources listed; failure_spike: of the domain in the report day). */
+  messages: number;
+  /** Of those, messages failing both DKIM and SPF alignment (DMARC fail). */
+  failingMessages: number;
+  /** failure_spike: failingMessages / messages of the report day, 0..1. */
+  failureRate: null | number;
+  /** failure_spike: the failure rate of the baseline days before it, 0..1. */
+  baselineRate: null | number;
+  /** failure_spike: messages of the baseline days. */
+  baselineMessages: null | number;
+  /** The tenant's thresholds of the rule in force, as JSON text (e.g. {"minMessages":100,"dedupeMinutes":60}). */
+  thresholds: null | string;
+  /** The sending sources concerned, most failing messages first, at most 50 (sourceCount says how many there were). */
+  sources: Array<AlertSourceV1>;
+  /** How many sources the rule found (sources may list fewer). */
+  sourceCount: number;
+  /** Ids of the reports (raw report ids) whose chunks triggered the alert, at most 50. */
+  reportIds: Array<string>;
+  /** The report days (UTC, YYYY-MM-DD) the counts are of. */
+  days: Array<string>;
+  /** dns_weakened, dns_update_failed: DMARC or SPF. */
+  dnsRecordType: null | string;
+  /** The DNS name concerned, e.g. _dmarc.example.com. */
+  dnsName: null | string;
+  /** The record's text before the change; null when there was none. */
+  dnsPrevious: null | string;
+  /** The record's text now; null when it is gone. */
+  dnsCurrent: null | string;
+  /** What exactly the rule found, one short line each, e.g. 'p lowered from reject to none', 'pct cut from 100 to 10'. */
+  findings: Array<string>;
+}
+
+/** A threat the platform detected for a tenant's monitored domain: mail spoofing it, a new sending source nobody approved, its DMARC failure rate spiking, its DNS protection weakened, or a DNS update the platform made failing. Written to PostgreSQL first and published right after the commit (a relay re-publishes what a crash left unpublished), so a consumer may see one alert twice: alertId is the idempotence key. At most one alert per tenant, rule and domain in a window (windowStart..windowEnd). Keyed tenantId:domain. Enums have a default symbol: a reader of this version decodes a newer writer's unknown rule or severity as `unknown` (see schemas/README.md). */
+export interface AlertV1 {
+  /** Unique id of the alert (a UUID), the same on every re-publication: the idempotence key. */
+  alertId: string;
+  /** The tenant the alert belongs to; must equal the tenant-id header. */
+  tenantId: string;
+  /** The monitored domain concerned, lower-case, without a trailing dot. */
+  domain: string;
+  /** Which rule raised the alert. */
+  rule: AlertRuleV1;
+  /** How urgent the alert is. */
+  severity: AlertSeverityV1;
+  /** One line for a human, e.g. 'Spoofing of example.com: 1,250 failing messages from 3 unapproved sources'. */
+  title: string;
+  /** A few sentences for a human: what was seen, against which threshold, and what to check. */
+  summary: string;
+  /** What the rule saw. Fields a rule does not use keep their defaults (0, null, empty). */
+  evidence: AlertEvidenceV1;
+  /** Start of the deduplication window this alert is the one alert of (for its tenant, rule and domain). (timestamp-millis) */
+  windowStart: number;
+  /** End of that window (exclusive); a later trigger starts a new alert. (timestamp-millis) */
+  windowEnd: number;
+  /** When the rule fired (for dns_weakened, when the DNS re-check saw the change). (timestamp-millis) */
+  detectedAt: number;
+  /** W3C trace id (32 hex digits) of the report chunk or DNS change that triggered the alert, so the alert can be followed back through every hop; the message's traceparent header continues that trace. Null when there was none. */
+  traceId: null | string;
+}
+export type AlertV1Input = WithDefaults<AlertV1, 'traceId'>;
+
+/** dmarc.alerts: the latest version, v1. */
+export type Alert = AlertV1;
+export type AlertRule = AlertRuleV1;
+export type AlertSeverity = AlertSeverityV1;
+export type AlertEvidence = AlertEvidenceV1;
+export type AlertSource = AlertSourceV1;
+export type AlertInput = AlertV1Input;
+
 // ---- dmarc.config.changes ----
 
 /** domain_added: start DNS discovery and warm the domain's entries. domain_removed: drop every entry of the domain. policy_changed: the domain's DMARC policy; drop policy:{domain}, dns:_dmarc.{domain}, compliance:{domain}:* and dashboard:{domain}:*. sources_changed: the domain's approved sending sources; drop the SPF record, policy evaluation (compliance) and dashboard entries of the domain. user_added, permissions_changed: drop that user's (userId) authorisation entries. api_key_created, api_key_revoked: drop the tenant's authorisation entries of that key. other: a kind this reader's version does not know (a newer writer's); drop every entry of the domain, or of the tenant when domain is null. */
@@ -568,6 +661,7 @@ export type TlsReportParsedInput = TlsReportParsedV1Input;
 /** Topic (subject) → the value a consumer receives. */
 export interface TopicValues {
   'dmarc.aggregates.updated': AggregatesUpdated;
+  'dmarc.alerts': Alert;
   'dmarc.config.changes': ConfigChange;
   'dmarc.dns.changes': DnsChange;
   'dmarc.reports.dlq': DeadLetter;
@@ -582,6 +676,7 @@ export interface TopicValues {
 /** Topic (subject) → what a producer passes to encode/publish. */
 export interface TopicInputs {
   'dmarc.aggregates.updated': AggregatesUpdatedInput;
+  'dmarc.alerts': AlertInput;
   'dmarc.config.changes': ConfigChangeInput;
   'dmarc.dns.changes': DnsChangeInput;
   'dmarc.reports.dlq': DeadLetterInput;
@@ -596,6 +691,7 @@ export interface TopicInputs {
 /** Topic names, for code that should not spell them out. */
 export const Topics = {
   aggregatesUpdated: 'dmarc.aggregates.updated',
+  alerts: 'dmarc.alerts',
   configChanges: 'dmarc.config.changes',
   dnsChanges: 'dmarc.dns.changes',
   reportsDlq: 'dmarc.reports.dlq',
@@ -610,6 +706,7 @@ export const Topics = {
 /** SHA-256 fingerprint of every published version; a change to a line here is an edit of a published schema. */
 export const SchemaFingerprints = {
   'dmarc.aggregates.updated/v1': '1f39fc60dd5b60b9e6f5bb32624d269dda0971b795964a09eebf77ccfb2f7e4d',
+  'dmarc.alerts/v1': '9ac60d5c76eb1b91633bbb8430886ee827ae967516d0fe178279552f6d6f384b',
   'dmarc.config.changes/v1': 'e3bf685ea3442ea396804f4ce072ed2a1fe9fcfcd851f914295f99efa21147cf',
   'dmarc.dns.changes/v1': '09070236ef9da2210cf6ea1715ef49c4312756cef116742ea494723d91a8fb41',
   'dmarc.reports.dlq/v1': '5f66397c264dd59484bebc89e0384c085f818661f3a38343c145f3d1dde90f07',
