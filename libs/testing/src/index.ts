@@ -13,3 +13,4 @@ export {
   type TestSoa,
 } from './dns-test-server';
 export { freePort, serviceNodeOptions, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';
+export { hostPortOf, startTcpProxy, type TcpProxy } from './tcp-proxy';
