@@ -86,5 +86,16 @@ describe('parsed → dns → enriched → aggregation (real Kafka, Redis, Postgr
     // The DKIM selectors the report showed are recorded for the DNS watch to follow.
     const selectors = await store.query<{ selector: string }>('SELECT selector FROM dkim_selectors WHERE tenant_id = $1 AND domain = $2 ORDER BY selector', [tenantId, DOMAIN]);
     expect(selectors.rows.map((r) => r.selector)).toEqual(['s0', 's1']);
+
+    // Throughput and lag on each service's /metrics, per topic and consumer group.
+    const [dns, aggregation] = await Promise.all(services.map(async (s) => (await fetch(`${s.base}/metrics`)).text()));
+    const series = (text: string, name: string, labels: Record<string, string>) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    expect(series(dns, 'dmarc_bus_consumed_messages_total', { topic: 'dmarc.reports.parsed', group: `dns-enriched-int-${run}` })).toBeGreaterThanOrEqual(3);
+    expect(series(dns, 'dmarc_bus_published_messages_total', { topic: 'dmarc.reports.enriched' })).toBeGreaterThanOrEqual(3);
+    expect(series(aggregation, 'dmarc_bus_consumed_messages_total', { topic: 'dmarc.reports.enriched', group: `aggregation-enriched-int-${run}` })).toBeGreaterThanOrEqual(3);
+    expect(aggregation).toMatch(new RegExp(`dmarc_consumer_lag_messages\\{[^}]*group="aggregation-enriched-int-${run}"[^}]*\\} \\d+`));
   });
 });
