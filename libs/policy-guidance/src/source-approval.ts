@@ -64,7 +64,7 @@ function proposedIp(text: string): string {
   } catch {
     kind = undefined;
   }
-  const hint = kind === undefined ? '' : ` (a ${kind === 'cidr' ? 'CIDR block' : 'host name'} is approved through POST /v1/domains/{domain}/sources/approved)`;
+  const hint = kind === 'cidr' || kind === 'host' ? ` (a ${kind === 'cidr' ? 'CIDR block' : 'host name'} is approved through POST /v1/domains/{domain}/sources/approved)` : '';
   throw new InvalidInputError('source', `source must be the IP address of a proposed source, got ${JSON.stringify(text.slice(0, 64))}${hint}`);
 }
 

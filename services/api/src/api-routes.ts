@@ -4,6 +4,7 @@ import type { ApiDeps } from './api-deps';
 import { strictBodies, requireCaller } from './request-context';
 import { registerDashboardRoutes } from './routes/dashboard-routes';
 import { registerDomainRoutes } from './routes/domain-routes';
+import { registerGuidanceRoutes } from './routes/guidance-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 
 /**
@@ -27,5 +28,6 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
     registerDomainRoutes(scope, deps);
     registerDashboardRoutes(scope, deps);
     registerTenantRoutes(scope, deps);
+    registerGuidanceRoutes(scope, deps);
   });
 }

@@ -155,6 +155,7 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
     const bodies: Record<string, unknown> = {
       'PUT /v1/domains/{domain}/policy': { p: 'reject' },
       'POST /v1/domains/{domain}/sources/approved': { source: '203.0.113.1' },
+      'POST /v1/domains/{domain}/source-proposals/approve': { source: '203.0.113.1' },
       'PUT /v1/users/{id}/permissions': { permissions: ['users:write'] },
     };
 
