@@ -3,3 +3,4 @@ export { DnsClient, resolveDnsClientOptions, type DnsClientOptions, type Resolve
 export { nameProblem, normaliseName, reverseName } from './dns-name';
 export { UpstreamConfigError, UpstreamError, type UpstreamErrorCode } from './errors';
 export { DNS_PORT, parseUpstreams, systemUpstreams, upstreamServer, type UpstreamServer } from './upstream-address';
+export { tcpMessageExchange, type ExchangeOptions } from './transport';

@@ -21,7 +21,7 @@ export interface ExchangeOptions {
 }
 
 export function udpExchange(server: UpstreamServer, q: Question, query: Buffer, opts: ExchangeOptions): Promise<Answered> {
-  return exchange(server, q, opts, (done, fail) => {
+  return exchange<Answered>(server, `${q.name} ${q.type}`, opts, (done, fail) => {
     const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     // A packet we could not read may be junk from anyone; keep waiting, but say so if nothing better comes.
     let unreadable: unknown;
@@ -49,13 +49,25 @@ export function udpExchange(server: UpstreamServer, q: Question, query: Buffer, 
 }
 
 export function tcpExchange(server: UpstreamServer, q: Question, query: Buffer, opts: ExchangeOptions): Promise<Answered> {
-  return exchange(server, q, opts, (done, fail) => {
+  return tcpMessageExchange(server, query, `${q.name} ${q.type}`, opts, (bytes) => {
+    const reading = readResponse(bytes, q);
+    return reading.kind === 'not-ours' ? undefined : reading;
+  });
+}
+
+/**
+ * One message out over TCP (RFC 1035 §4.2.2 framing), and the first message back that `read` accepts:
+ * `read` returns undefined for a message that is not the answer (keep waiting) and throws for one that
+ * cannot be read. For exchanges other than a question (a dynamic UPDATE): `what` names it in a timeout.
+ */
+export function tcpMessageExchange<T>(server: UpstreamServer, message: Buffer, what: string, opts: ExchangeOptions, read: (bytes: Buffer) => T | undefined): Promise<T> {
+  return exchange<T>(server, what, opts, (done, fail) => {
     const socket = net.connect({ host: server.host, port: server.port, family: server.family });
     socket.setNoDelay(true);
     let pending: Buffer = Buffer.alloc(0);
-    const framed = Buffer.alloc(2 + query.length);
-    framed.writeUInt16BE(query.length, 0);
-    query.copy(framed, 2);
+    const framed = Buffer.alloc(2 + message.length);
+    framed.writeUInt16BE(message.length, 0);
+    message.copy(framed, 2);
     socket.on('connect', () => socket.write(framed));
     socket.on('error', (err) => fail(new UpstreamError('DNS_NETWORK', `${server.label} (TCP): ${describeCause(err)}`, { cause: err, server: server.label })));
     socket.on('close', () => fail(new UpstreamError('DNS_NETWORK', `${server.label} (TCP): connection closed before the answer`, { server: server.label })));
@@ -66,31 +78,31 @@ export function tcpExchange(server: UpstreamServer, q: Question, query: Buffer, 
         if (pending.length < 2 + length) return;
         const bytes = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
-        let reading: Reading;
+        let result: T | undefined;
         try {
-          reading = readResponse(bytes, q);
+          result = read(bytes);
         } catch (err) {
           // Over TCP the peer is the server we connected to: an unreadable answer is its fault, not noise.
           return fail(new UpstreamError('DNS_BAD_RESPONSE', `${server.label}: unreadable answer over TCP (${describeCause(err)})`, { cause: err, server: server.label }));
         }
-        if (reading.kind !== 'not-ours') return done(reading);
+        if (result !== undefined) return done(result);
       }
     });
     return { close: () => socket.destroy(), onTimeout: () => undefined };
   });
 }
 
-type Start = (
-  done: (reading: Answered) => void,
+type Start<T> = (
+  done: (result: T) => void,
   fail: (err: UpstreamError) => void,
 ) => { close(): void; onTimeout(): UpstreamError | undefined };
 
-/** The settle-once skeleton both transports share: deadline, abort, cleanup. */
-function exchange(server: UpstreamServer, q: Question, opts: ExchangeOptions, start: Start): Promise<Answered> {
-  return new Promise<Answered>((resolve, reject) => {
+/** The settle-once skeleton both transports share: deadline, abort, cleanup. `what` names the exchange in a timeout. */
+function exchange<T>(server: UpstreamServer, what: string, opts: ExchangeOptions, start: Start<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(aborted(opts.signal, server));
     let settled = false;
-    let io: ReturnType<Start> | undefined;
+    let io: ReturnType<Start<T>> | undefined;
     const finish = (f: () => void) => {
       if (settled) return;
       settled = true;
@@ -103,14 +115,14 @@ function exchange(server: UpstreamServer, q: Question, opts: ExchangeOptions, st
     const timer = setTimeout(
       () =>
         finish(() =>
-          reject(io?.onTimeout() ?? new UpstreamError('DNS_TIMEOUT', `${server.label}: no answer to ${q.name} ${q.type} within ${opts.timeoutMs} ms`, { server: server.label })),
+          reject(io?.onTimeout() ?? new UpstreamError('DNS_TIMEOUT', `${server.label}: no answer to ${what} within ${opts.timeoutMs} ms`, { server: server.label })),
         ),
       opts.timeoutMs,
     );
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       io = start(
-        (reading) => finish(() => resolve(reading)),
+        (result) => finish(() => resolve(result)),
         (err) => finish(() => reject(err)),
       );
     } catch (err) {

@@ -1,5 +1,29 @@
 import type { Queryable } from '@dmarc/store';
 
+/** One row of the audit trail; `before` and `after` are stored as JSON (null stays null). */
+export interface AuditRow {
+  tenantId: string;
+  actor: string;
+  action: string;
+  entity: string;
+  before: unknown;
+  after: unknown;
+}
+
+const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** Appends one row to the audit trail: call it inside the transaction of the change it records. */
+export async function appendAudit(tx: Queryable, row: AuditRow): Promise<void> {
+  await tx.query('INSERT INTO audit_log (tenant_id, actor, action, entity, before, after) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)', [
+    row.tenantId,
+    row.actor,
+    row.action,
+    row.entity,
+    json(row.before),
+    json(row.after),
+  ]);
+}
+
 export interface AuditEntry {
   id: number;
   at: string;

@@ -1,6 +1,7 @@
 import type { OutgoingMessage } from '@dmarc/bus';
 import { TOPICS, type ConfigChange, type ConfigChangeKind } from '@dmarc/contracts';
 import type { Queryable } from '@dmarc/store';
+import { appendAudit } from './audit-trail';
 
 export const CONFIG_CHANGES_TOPIC = TOPICS.configChanges;
 
@@ -30,14 +31,7 @@ export interface ConfigChangeRecord {
 export async function recordConfigChange(tx: Queryable, change: ConfigChangeRecord): Promise<void> {
   const before = change.before === undefined || change.before === null ? null : JSON.stringify(change.before);
   const after = change.after === undefined || change.after === null ? null : JSON.stringify(change.after);
-  await tx.query('INSERT INTO audit_log (tenant_id, actor, action, entity, before, after) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)', [
-    change.tenantId,
-    change.actor,
-    change.action,
-    change.entity,
-    before,
-    after,
-  ]);
+  await appendAudit(tx, change);
   await tx.query(
     `INSERT INTO config_changes (tenant_id, domain, kind, entity, user_id, version, actor, before, after)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)`,

@@ -1,7 +1,7 @@
 export { commitChange, type Actor, type AdminContext } from './admin-context';
 export { addSource, listSources, parseSource, removeSource, type ApprovedSource, type SourceKind } from './approved-sources';
 export { apiKeyHashOf, authCacheId, createApiKey, listApiKeys, revokeApiKey, type ApiKeyView } from './api-keys';
-export { listAudit, type AuditEntry } from './audit-trail';
+export { appendAudit, listAudit, type AuditEntry, type AuditRow } from './audit-trail';
 export { bearerKey, callerOfKeyHash, hashApiKey, type Caller } from './authenticate-caller';
 export { ConfigChangeRelay, type ConfigChangeRelayOptions } from './config-change-relay';
 export { CONFIG_CHANGES_TOPIC, configChangeMessage, recordConfigChange, type ConfigChangeRecord } from './config-changes';
