@@ -35,7 +35,7 @@ esac
 
 opts=
 if [ -f "$APP/services/$service/package.json" ]; then
-  opts=$(node -p "((require(process.argv[1]).dmarc || {}).nodeOptions || '')" "$APP/services/$service/package.json")
+  opts=$(NODE_OPTIONS= node -p "((require(process.argv[1]).dmarc || {}).nodeOptions || '')" "$APP/services/$service/package.json")
 fi
 # An unknown name goes to `dmarc serve` as well, which says which services there are (exit 64).
 echo "entrypoint: dmarc serve $service${opts:+ (node options: $opts)}" >&2
