@@ -34,7 +34,7 @@ export interface AutopilotWorkerOptions {
   alerts: AlertSink;
   logger: AutopilotLogger;
   /** Builds a domain's provider from its settings. Default: RFC 2136 (Rfc2136Provider). */
-  providerFor?: (settings: ProviderSettings, now: () => number) => DnsProvider;
+  providerFor?: (settings: ProviderSettings) => DnsProvider;
   /** May updates go to loopback, private or link-local addresses? Default false (server-side request forgery). */
   allowInternalServers?: boolean;
   /** Attempts of one job before it fails and alerts. Default 8. */
@@ -51,7 +51,7 @@ export interface AutopilotWorkerOptions {
   /** Provider timeout per exchange. Default 5000 ms. */
   timeoutMs?: number;
   onVerified?: (change: VerifiedChange) => Promise<void> | void;
-  /** Milliseconds since the epoch; tests move it to make retries due without waiting. */
+  /** Milliseconds since the epoch, for scheduling (TSIG signs with the wall clock); tests move it to make retries due. */
   now?: () => number;
 }
 
@@ -65,7 +65,7 @@ export class AutopilotWorker {
 
   constructor(options: AutopilotWorkerOptions) {
     this.o = {
-      providerFor: (s, now) => rfc2136Provider(s, now, options.timeoutMs ?? 5000),
+      providerFor: (s) => rfc2136Provider(s, options.timeoutMs ?? 5000),
       allowInternalServers: false,
       maxAttempts: 8,
       retryBaseMs: 30_000,
@@ -159,13 +159,13 @@ export class AutopilotWorker {
     if (!this.o.allowInternalServers && isInternalAddress(settings.host)) {
       throw new DnsUpdateError('DNS_UPDATE_INVALID_SETTINGS', `${settings.host} is a loopback, private or link-local address, which this platform does not send updates to`);
     }
-    return this.o.providerFor(settings, this.o.now);
+    return this.o.providerFor(settings);
   }
 
   private async attemptFailed(job: ClaimedJob, err: unknown, provider: DnsProvider | undefined, record: string | undefined): Promise<void> {
     const { logger, db } = this.o;
     const code = err instanceof DnsUpdateError ? err.code : (err as { code?: unknown })?.code;
-    const error = { code: typeof code === 'string' ? code : 'DNS_UPDATE_UNEXPECTED', message: describeError(err) };
+    const error = { code: typeof code === 'string' ? code : 'DNS_UPDATE_UNEXPECTED', message: err instanceof DnsUpdateError ? err.message : describeError(err) };
     // Only a DnsUpdateError says whether waiting helps; anything else (a database hiccup) is tried again too.
     const retriable = err instanceof DnsUpdateError ? err.retriable : true;
     const last = !retriable || job.attempts >= this.o.maxAttempts;
@@ -208,12 +208,12 @@ export class AutopilotWorker {
 }
 
 /** The RFC 2136 provider of a domain's settings; a host that is not an IP literal is not retriable. */
-export function rfc2136Provider(s: ProviderSettings, now: () => number, timeoutMs: number): DnsProvider {
+export function rfc2136Provider(s: ProviderSettings, timeoutMs: number): DnsProvider {
   let server;
   try {
     server = upstreamServer(s.host, s.port);
   } catch (err) {
     throw new DnsUpdateError('DNS_UPDATE_INVALID_SETTINGS', describeError(err), { cause: err });
   }
-  return new Rfc2136Provider({ server, zone: s.zone, key: { name: s.keyName, algorithm: s.algorithm, secret: Buffer.from(s.secret, 'base64') }, timeoutMs, now });
+  return new Rfc2136Provider({ server, zone: s.zone, key: { name: s.keyName, algorithm: s.algorithm, secret: Buffer.from(s.secret, 'base64') }, timeoutMs });
 }

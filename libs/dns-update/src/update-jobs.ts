@@ -188,7 +188,7 @@ export async function markAttemptFailed(
 ): Promise<boolean> {
   const status = failure.retryAt ? 'pending' : 'failed';
   const r = await db.query(
-    `UPDATE dns_update_jobs SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), finished_at = CASE WHEN $3 = 'failed' THEN $7 END,
+    `UPDATE dns_update_jobs SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), finished_at = CASE WHEN $3 = 'failed' THEN $7::timestamptz END,
             lease_until = NULL, last_error_code = $5, last_error = $6, record = COALESCE($8, record), updated_at = $7
       WHERE ${HELD}`,
     [job.id, job.attempts, status, failure.retryAt ?? null, failure.code, failure.message, now, failure.record ?? null],
