@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from './api-deps';
 import { strictBodies, requireCaller } from './request-context';
+import { registerAlertRoutes } from './routes/alert-routes';
 import { registerDashboardRoutes } from './routes/dashboard-routes';
 import { registerDomainRoutes } from './routes/domain-routes';
 import { registerGuidanceRoutes } from './routes/guidance-routes';
@@ -29,5 +30,6 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
     registerDashboardRoutes(scope, deps);
     registerTenantRoutes(scope, deps);
     registerGuidanceRoutes(scope, deps);
+    registerAlertRoutes(scope, deps);
   });
 }

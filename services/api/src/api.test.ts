@@ -29,6 +29,9 @@ describe('tenant API (PGlite, in-memory cache)', () => {
     expect(status).toBe(200);
     const paths = body.paths as Record<string, Record<string, unknown>>;
     expect(Object.keys(paths).sort()).toEqual([
+      '/v1/alert-rules',
+      '/v1/alert-rules/{rule}',
+      '/v1/alerts',
       '/v1/api-keys',
       '/v1/api-keys/{id}',
       '/v1/audit',

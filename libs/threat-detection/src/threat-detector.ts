@@ -1,0 +1,207 @@
+import { chunkMessageId } from '@dmarc/aggregates';
+import type { MessageTrace, Publisher } from '@dmarc/bus';
+import type { DnsChange } from '@dmarc/contracts';
+import type { Queryable, Store } from '@dmarc/store';
+import type { AlertCandidate } from './alert-candidate';
+import { publishPending, relayUnpublished, traceRefOf } from './alert-publisher';
+import { insertAlerts, rememberSources, type StoredAlert, type TraceRef } from './alert-store';
+import { addDays, evaluateChunkRules, type DomainHistory } from './chunk-rules';
+import { trafficByDomain, type DomainTraffic, type TrafficChunk } from './chunk-traffic';
+import { keyOf, loadDayTotals, loadFailingSources, loadMonitored, loadRuleRows, loadSeenKeys, type MonitoredDomain } from './detection-state';
+import { evaluateDnsChange } from './dns-rules';
+import { resolveRuleSettings, type RuleSettings } from './rule-settings';
+import { sourceApproval, sourceKey } from './source-identity';
+
+/** The consumer name of the detection ledger in processed_messages: chunks already checked for threats. */
+export const THREAT_DETECTION_CONSUMER = 'threat-detection';
+
+export interface ThreatDetectorOptions {
+  db: Store;
+  /** Where dmarc.alerts goes. */
+  publisher: Publisher;
+  logger: { warn(obj: object, msg: string): void };
+  now?: () => number;
+  /** Runs once the alerts' transaction committed, before they are published: where tests inject a crash. */
+  afterCommit?: (alerts: readonly StoredAlert[]) => void | Promise<void>;
+}
+
+/** A report chunk that aggregation has committed, and the trace of the message that carried it. */
+export interface ChunkToCheck {
+  chunk: TrafficChunk;
+  trace?: MessageTrace;
+}
+
+/** What a pass did: the alerts it stored (deduplicated ones are not among them) and how many were published at once. */
+export interface DetectionOutcome {
+  alerts: StoredAlert[];
+  published: number;
+}
+
+/**
+ * Threat detection in the aggregation path, bypassing every cache: rules evaluated on what was just aggregated,
+ * alerts stored (deduplicated per tenant, rule, domain and window) and published right after their commit.
+ *
+ * Exactly once: a pass over chunks records them in its own ledger (THREAT_DETECTION_CONSUMER) in the transaction
+ * that stores their alerts and remembers their sources, so a redelivered chunk is not checked twice. Aggregation
+ * commits the counters first, in its own statement (@dmarc/aggregates), because the rules read the counters with
+ * the chunk in them; a crash between the two commits leaves the chunk's offset uncommitted and the redelivery
+ * runs the rules then. Never lost: an alert committed but not published (crash, broker outage) is sent by the
+ * relay (`relay()`), at least once; alertId tells copies apart.
+ */
+export class ThreatDetector {
+  private readonly now: () => number;
+
+  constructor(private readonly options: ThreatDetectorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Runs the chunk rules over chunks whose counters are committed; resolves once their alerts are stored (and published, if the broker takes them). */
+  async checkChunks(chunks: readonly ChunkToCheck[]): Promise<DetectionOutcome> {
+    const candidates = chunks.filter(({ chunk }) => !chunk.duplicateOf && chunk.records.length > 0);
+    if (candidates.length === 0) return { alerts: [], published: 0 };
+    const alerts = await this.options.db.transaction(async (tx) => {
+      const fresh = await this.takeFromLedger(tx, candidates);
+      if (fresh.length === 0) return [];
+      return this.evaluateChunks(tx, trafficByDomain(fresh));
+    });
+    return this.afterCommit(alerts);
+  }
+
+  /** Runs the DNS-weakened rule over one dmarc.dns.changes message. */
+  async checkDnsChange(change: DnsChange, trace?: MessageTrace): Promise<DetectionOutcome> {
+    const domain = change.domain.trim().toLowerCase().replace(/\.$/, '');
+    const alerts = await this.options.db.transaction(async (tx) => {
+      const monitored = await loadMonitored(tx, [{ tenantId: change.tenantId, domain }]);
+      if (monitored.size === 0) return [];
+      const settings = (await this.settingsOf(tx, [change.tenantId])).get(change.tenantId)!;
+      const alert = evaluateDnsChange({ ...change, domain }, settings);
+      return alert ? insertAlerts(tx, [{ alert, trace: traceRefOf(trace) }]) : [];
+    });
+    return this.afterCommit(alerts);
+  }
+
+  /**
+   * Stores and publishes alerts another part of the platform decided on (the DNS autopilot's dns_update_failed),
+   * deduplicated like the rules' own: a candidate whose window already has its alert is dropped.
+   */
+  async raise(alerts: readonly AlertCandidate[], trace?: MessageTrace): Promise<DetectionOutcome> {
+    const ref = traceRefOf(trace);
+    const stored = await this.options.db.transaction((tx) => insertAlerts(tx, alerts.map((alert) => ({ alert, trace: ref }))));
+    return this.afterCommit(stored);
+  }
+
+  /** Publishes every alert left unpublished; for a timer. */
+  relay(): Promise<number> {
+    return relayUnpublished(this.options.db, this.options.publisher);
+  }
+
+  // Ledger rows first, in id order: a concurrent delivery of the same chunk waits here, then finds it taken.
+  private async takeFromLedger(tx: Queryable, chunks: readonly ChunkToCheck[]): Promise<ChunkToCheck[]> {
+    const ids = chunks.map(({ chunk }) => chunkMessageId(chunk.reportId, chunk.chunkIndex));
+    const { rows } = await tx.query<{ message_id: string }>(
+      `INSERT INTO processed_messages (consumer, message_id)
+       SELECT $1::text, id FROM (SELECT DISTINCT unnest($2::text[]) AS id) ids ORDER BY id
+       ON CONFLICT (consumer, message_id) DO NOTHING RETURNING message_id`,
+      [THREAT_DETECTION_CONSUMER, ids],
+      { name: 'threat-ledger' },
+    );
+    const taken = new Set(rows.map((r) => r.message_id));
+    return chunks.filter((_, i) => taken.delete(ids[i]));
+  }
+
+  private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>): Promise<StoredAlert[]> {
+    const monitored = await loadMonitored(tx, traffic);
+    const watched = traffic.filter((t) => monitored.has(keyOf(t.tenantId, t.domain)));
+    if (watched.length === 0) return [];
+    const settings = await this.settingsOf(
+      tx,
+      watched.map((t) => t.tenantId),
+    );
+    const histories = await this.histories(tx, watched, monitored, settings);
+    const now = this.now();
+    const found: Array<{ alert: AlertCandidate; trace?: TraceRef }> = [];
+    const seen: Array<{ tenantId: string; domain: string; key: string; ip: string }> = [];
+    for (const t of watched) {
+      const result = evaluateChunkRules({ traffic: t, history: histories.get(keyOf(t.tenantId, t.domain))!, settings: settings.get(t.tenantId)!, now });
+      const trace = traceRefOf(t.trace);
+      found.push(...result.alerts.map((alert) => ({ alert, trace })));
+      seen.push(...result.seen.map((s) => ({ tenantId: t.tenantId, domain: t.domain, ...s })));
+    }
+    const stored = await insertAlerts(tx, found);
+    // A new source named by an alert that was stored is known from now on; one whose alert the window swallowed is not.
+    const storedKeys = new Set(stored.map((a) => keyOf(a.tenantId, a.rule, a.domain)));
+    for (const { alert } of found) {
+      if (!alert.names || !storedKeys.has(keyOf(alert.tenantId, alert.rule, alert.domain))) continue;
+      seen.push(...alert.names.map((n) => ({ tenantId: alert.tenantId, domain: alert.domain, ...n })));
+    }
+    await rememberSources(tx, seen);
+    return stored;
+  }
+
+  private async settingsOf(tx: Queryable, tenantIds: readonly string[]): Promise<Map<string, RuleSettings>> {
+    const rows = await loadRuleRows(tx, tenantIds);
+    return new Map(
+      [...new Set(tenantIds)].map((tenantId) => [
+        tenantId,
+        resolveRuleSettings(rows.get(tenantId) ?? [], (rule, error) =>
+          this.options.logger.warn({ tenantId, rule, error: error.message, field: error.field }, 'stored alert rule thresholds are invalid; the rule runs with its defaults'),
+        ),
+      ]),
+    );
+  }
+
+  // The memory and counters each domain's rules need, in four statements for the whole pass; the counter reads only
+  // where the chunks carried failing mail, as spoofing and failure spikes need some.
+  private async histories(
+    tx: Queryable,
+    traffic: ReadonlyArray<DomainTraffic<MessageTrace>>,
+    monitored: ReadonlyMap<string, MonitoredDomain>,
+    settings: ReadonlyMap<string, RuleSettings>,
+  ): Promise<Map<string, DomainHistory>> {
+    const approvals = new Map(traffic.map((t) => [keyOf(t.tenantId, t.domain), sourceApproval(monitored.get(keyOf(t.tenantId, t.domain))!.approved)]));
+    const seenAsked = traffic.flatMap((t) =>
+      t.sources.map((s) => ({ tenantId: t.tenantId, domain: t.domain, key: sourceKey(s, settings.get(t.tenantId)!.new_source.thresholds) })),
+    );
+    const seen = await loadSeenKeys(tx, seenAsked);
+    const failing = traffic.filter((t) => t.failingDays.length > 0);
+    const failingSources = await loadFailingSources(
+      tx,
+      failing.filter((t) => settings.get(t.tenantId)!.spoofing.enabled).flatMap((t) => t.failingDays.map((day) => ({ tenantId: t.tenantId, domain: t.domain, day }))),
+    );
+    const totals = await loadDayTotals(
+      tx,
+      failing
+        .filter((t) => settings.get(t.tenantId)!.failure_spike.enabled)
+        .map((t) => {
+          const days = [...t.failingDays].sort();
+          return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -settings.get(t.tenantId)!.failure_spike.thresholds.baselineDays), to: days[days.length - 1] };
+        }),
+    );
+    return new Map(
+      traffic.map((t) => {
+        const id = keyOf(t.tenantId, t.domain);
+        const history: DomainHistory = {
+          approved: approvals.get(id)!,
+          seenKeys: new Set([...seen].filter((k) => k.startsWith(`${id}\u0000`)).map((k) => k.slice(id.length + 1))),
+          failingSourcesByDay: new Map(t.failingDays.map((day) => [day, failingSources.get(keyOf(t.tenantId, t.domain, day)) ?? []])),
+          totalsByDay: totals.get(id) ?? new Map(),
+        };
+        return [id, history];
+      }),
+    );
+  }
+
+  // Published at once, outside the transaction; a failure leaves the rows to the relay and does not fail the pass:
+  // the alerts are safe in PostgreSQL, and failing would only make Kafka redeliver chunks already checked.
+  private async afterCommit(alerts: StoredAlert[]): Promise<DetectionOutcome> {
+    if (alerts.length === 0) return { alerts, published: 0 };
+    await this.options.afterCommit?.(alerts);
+    try {
+      const published = await publishPending(this.options.db, this.options.publisher, { ids: alerts.map((a) => a.id) });
+      return { alerts, published };
+    } catch (err) {
+      this.options.logger.warn({ alerts: alerts.length, error: err instanceof Error ? err.message : String(err) }, 'publishing alerts failed; the relay sends them');
+      return { alerts, published: 0 };
+    }
+  }
+}
