@@ -81,7 +81,10 @@ describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
     await runMigrations(process.env.DATABASE_URL!, { info: () => undefined });
     store = new PgStore({ url: process.env.DATABASE_URL! });
     ctx = { db: store };
-    bind = await startBind9({ zone, records: ['_dmarc.d1 300 IN TXT "v=DMARC1; p=none; rua=mailto:agg@reports.example!10m; t=y"'] });
+    bind = await startBind9({
+      zone,
+      records: ['_dmarc.d1 300 IN TXT "v=DMARC1; p=none; rua=mailto:agg@reports.example!10m; t=y"', '_dmarc.cname 300 IN CNAME cname._dmarc.vendor.example.'],
+    });
     const a = await createTenant(store, { name: `autopilot-a-${run}`, tier: 'business' });
     const b = await createTenant(store, { name: `autopilot-b-${run}`, tier: 'business' });
     actor = { tenantId: a.id, name: 'api-key:test-a' };
@@ -216,6 +219,27 @@ describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
     await worker({ maxAttempts: 5 }).runOnce();
     expect((await jobsOf(back))[0]).toMatchObject({ status: 'verified', attempts: 2, last_error_code: null });
     expect(await published(`_dmarc.${back}`)).toEqual(['v=DMARC1; p=quarantine; pct=100; adkim=r; aspf=r']);
+  });
+
+  it('leaves a DMARC record delegated by CNAME alone: not retriable, failed, alerted', async () => {
+    const domain = await optedInDomain('cname');
+    await putPolicy(ctx, actor, domain, { p: 'reject' });
+    await worker().runOnce();
+    const [job] = await jobsOf(domain);
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, last_error_code: 'DNS_UPDATE_REJECTED' });
+    expect(job!.last_error).toMatch(/is a CNAME/);
+    expect(alerts.filter((a) => a.domain === domain)).toHaveLength(1);
+  });
+
+  it('sends nothing to a loopback or private server unless the operator allows it: failed, alerted', async () => {
+    const domain = await optedInDomain('internal');
+    await putPolicy(ctx, actor, domain, { p: 'reject' });
+    await worker({ allowInternalServers: false }).runOnce();
+    const [job] = await jobsOf(domain);
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, last_error_code: 'DNS_UPDATE_INVALID_SETTINGS' });
+    expect(job!.last_error).toMatch(/127\.0\.0\.1 is a loopback, private or link-local address/);
+    expect(await published(`_dmarc.${domain}`)).toEqual([]);
+    expect(alerts.filter((a) => a.domain === domain)).toHaveLength(1);
   });
 
   it("refuses another tenant's reads and writes of a domain's autopilot with not found, and changes nothing", async () => {
