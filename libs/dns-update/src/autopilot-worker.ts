@@ -51,6 +51,11 @@ export interface AutopilotWorkerOptions {
   /** Provider timeout per exchange. Default 5000 ms. */
   timeoutMs?: number;
   onVerified?: (change: VerifiedChange) => Promise<void> | void;
+  /**
+   * Work only these tenants' jobs (and raise only their alerts). Default: every tenant's. For a worker placed
+   * where only some tenants' primaries are reachable, and for tests sharing one database.
+   */
+  tenants?: readonly string[];
   /** Milliseconds since the epoch, for scheduling (TSIG signs with the wall clock); tests move it to make retries due. */
   now?: () => number;
 }
@@ -58,7 +63,7 @@ export interface AutopilotWorkerOptions {
 export const AUTOPILOT_ACTOR = 'dns-autopilot';
 
 export class AutopilotWorker {
-  private readonly o: Required<Omit<AutopilotWorkerOptions, 'onVerified'>> & Pick<AutopilotWorkerOptions, 'onVerified'>;
+  private readonly o: Required<Omit<AutopilotWorkerOptions, 'onVerified' | 'tenants'>> & Pick<AutopilotWorkerOptions, 'onVerified' | 'tenants'>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -97,7 +102,7 @@ export class AutopilotWorker {
   /** One pass: claim due jobs and work them, then raise the alerts still owed. Returns the jobs worked. */
   async runOnce(): Promise<{ worked: number; alerted: number }> {
     const now = this.o.now();
-    const jobs = await claimDueJobs(this.o.db, new Date(now), new Date(now + this.o.leaseMs), this.o.batchSize);
+    const jobs = await claimDueJobs(this.o.db, new Date(now), new Date(now + this.o.leaseMs), this.o.batchSize, this.o.tenants ?? null);
     await Promise.all(jobs.map((job) => this.work(job)));
     return { worked: jobs.length, alerted: await this.raiseOwedAlerts() };
   }
@@ -186,7 +191,7 @@ export class AutopilotWorker {
   /** Raises the alert of every failed job that has none yet: an alert lost to a crash or a sink failure is raised on a later pass. */
   private async raiseOwedAlerts(): Promise<number> {
     let raised = 0;
-    for (const job of await unalertedFailures(this.o.db, 50)) {
+    for (const job of await unalertedFailures(this.o.db, 50, this.o.tenants ?? null)) {
       try {
         await this.o.alerts.raise({
           tenantId: job.tenantId,

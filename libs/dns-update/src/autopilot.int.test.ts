@@ -43,6 +43,8 @@ describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
       allowInternalServers: true,
       timeoutMs: 2000,
       now: clock,
+      // Only this run's tenants: other tests share the database.
+      tenants: [actor.tenantId, other.tenantId],
       ...options,
     });
 

@@ -18,6 +18,7 @@ export { AUTOPILOT_ACTOR, AutopilotWorker, rfc2136Provider, type AutopilotLogger
 export { dmarcRecordText, KEPT_TAGS, type ApprovedPolicy } from './dmarc-txt';
 export type { DnsProvider } from './dns-provider';
 export { DnsUpdateError, type DnsUpdateErrorCode } from './errors';
+export { MemoryDnsProvider } from './memory-provider';
 export { Rfc2136Provider, type Rfc2136Options } from './rfc2136-provider';
 export { isInternalAddress, serverHostProblem } from './server-address';
 export { signMessage, splitTsig, TSIG_ALGORITHMS, TSIG_FUDGE, tsigMac, type TsigAlgorithm, type TsigKey, type TsigRecord } from './tsig';

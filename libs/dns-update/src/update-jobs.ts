@@ -104,29 +104,32 @@ export async function listJobs(db: Queryable, domainId: string, limit: number): 
 
 /**
  * Takes up to `limit` due jobs for this worker until `leaseUntil`: the oldest open job of each domain only
- * (one write per domain at a time, in order), skipping jobs another worker holds. Jobs overtaken by a newer
- * change of their domain are marked superseded first, so the newest approved policy is the one written.
+ * (one write per domain at a time, in order), skipping jobs another worker holds; of `tenants` only, when given.
+ * Jobs overtaken by a newer change of their domain are marked superseded first, so the newest approved policy
+ * is the one written.
  */
-export function claimDueJobs(store: Store, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedJob[]> {
+export function claimDueJobs(store: Store, now: Date, leaseUntil: Date, limit: number, tenants: readonly string[] | null = null): Promise<ClaimedJob[]> {
   return store.transaction(async (tx) => {
     await tx.query(
       `UPDATE dns_update_jobs j SET status = 'superseded', finished_at = $1, updated_at = $1, lease_until = NULL,
               last_error = 'superseded by job ' || (SELECT max(n.id) FROM dns_update_jobs n WHERE n.domain_id = j.domain_id AND n.status = 'pending')
         WHERE j.status IN ('pending', 'applied') AND (j.lease_until IS NULL OR j.lease_until <= $1)
-          AND EXISTS (SELECT 1 FROM dns_update_jobs n WHERE n.domain_id = j.domain_id AND n.id > j.id AND n.status = 'pending')`,
-      [now],
+          AND EXISTS (SELECT 1 FROM dns_update_jobs n WHERE n.domain_id = j.domain_id AND n.id > j.id AND n.status = 'pending')
+          AND ($2::uuid[] IS NULL OR j.tenant_id = ANY($2::uuid[]))`,
+      [now, tenants],
     );
     const { rows } = await tx.query<{ id: string; tenant_id: string; domain_id: string; domain: string; policy: ApprovedPolicy; policy_version: string | null; requested_by: string; attempts: number }>(
       `WITH due AS (
          SELECT j.id FROM dns_update_jobs j
           WHERE j.status IN ('pending', 'applied') AND j.next_attempt_at <= $1 AND (j.lease_until IS NULL OR j.lease_until <= $1)
             AND NOT EXISTS (SELECT 1 FROM dns_update_jobs o WHERE o.domain_id = j.domain_id AND o.id < j.id AND o.status IN ('pending', 'applied'))
+            AND ($4::uuid[] IS NULL OR j.tenant_id = ANY($4::uuid[]))
           ORDER BY j.id LIMIT $3::integer
           FOR UPDATE SKIP LOCKED)
        UPDATE dns_update_jobs j SET attempts = j.attempts + 1, lease_until = $2, updated_at = $1
          FROM due WHERE j.id = due.id
        RETURNING j.id, j.tenant_id, j.domain_id, j.domain, j.policy, j.policy_version, j.requested_by, j.attempts`,
-      [now, leaseUntil, limit],
+      [now, leaseUntil, limit, tenants],
     );
     if (rows.length === 0) return [];
     const settings = await tx.query<ProviderSettings & { domain_id: string }>(
@@ -215,11 +218,12 @@ export interface FailedJob {
 }
 
 /** Failed jobs whose alert has not gone out yet (raising is retried until it succeeds). */
-export async function unalertedFailures(db: Queryable, limit: number): Promise<FailedJob[]> {
+export async function unalertedFailures(db: Queryable, limit: number, tenants: readonly string[] | null = null): Promise<FailedJob[]> {
   const { rows } = await db.query<{ id: string; tenant_id: string; domain: string; record: string | null; policy_version: string | null; requested_by: string; attempts: number; last_error_code: string | null; last_error: string | null }>(
     `SELECT id, tenant_id, domain, record, policy_version, requested_by, attempts, last_error_code, last_error
-       FROM dns_update_jobs WHERE status = 'failed' AND alerted_at IS NULL ORDER BY id LIMIT $1::integer`,
-    [limit],
+       FROM dns_update_jobs WHERE status = 'failed' AND alerted_at IS NULL AND ($2::uuid[] IS NULL OR tenant_id = ANY($2::uuid[]))
+      ORDER BY id LIMIT $1::integer`,
+    [limit, tenants],
   );
   return rows.map((r) => ({
     id: Number(r.id),

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from './api-deps';
 import { strictBodies, requireCaller } from './request-context';
 import { registerAlertRoutes } from './routes/alert-routes';
+import { registerAutopilotRoutes } from './routes/autopilot-routes';
 import { registerDashboardRoutes } from './routes/dashboard-routes';
 import { registerDomainRoutes } from './routes/domain-routes';
 import { registerGuidanceRoutes } from './routes/guidance-routes';
@@ -31,5 +32,6 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
     registerTenantRoutes(scope, deps);
     registerGuidanceRoutes(scope, deps);
     registerAlertRoutes(scope, deps);
+    registerAutopilotRoutes(scope, deps);
   });
 }

@@ -154,6 +154,7 @@ describe('tenant API (real PostgreSQL, Redis and Kafka)', () => {
     // A valid body for every route that takes one, so only ownership can refuse it.
     const bodies: Record<string, unknown> = {
       'PUT /v1/domains/{domain}/policy': { p: 'reject' },
+      'PUT /v1/domains/{domain}/autopilot': { host: '192.0.2.53', zone: bDomain, keyName: 'k', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 1).toString('base64') },
       'POST /v1/domains/{domain}/sources/approved': { source: '203.0.113.1' },
       'POST /v1/domains/{domain}/source-proposals/approve': { source: '203.0.113.1' },
       'PUT /v1/users/{id}/permissions': { permissions: ['users:write'] },

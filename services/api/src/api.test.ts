@@ -37,6 +37,7 @@ describe('tenant API (PGlite, in-memory cache)', () => {
       '/v1/audit',
       '/v1/domains',
       '/v1/domains/{domain}',
+      '/v1/domains/{domain}/autopilot',
       '/v1/domains/{domain}/guidance',
       '/v1/domains/{domain}/policy',
       '/v1/domains/{domain}/source-proposals',
