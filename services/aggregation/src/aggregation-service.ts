@@ -4,6 +4,7 @@ import type { DeliveredMessage } from '@dmarc/bus';
 import { type ReportParsed, TOPICS } from '@dmarc/contracts';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
+import { THREAT_DETECTION_CONSUMER, ThreatDetector, type ChunkToCheck, type StoredAlert, type TrafficChunk } from '@dmarc/threat-detection';
 import { registerDomainRoutes } from './domain-routes';
 
 // Enriched chunks carry every field of the parsed ones under the same names (schemas/dmarc.reports.enriched),
@@ -52,6 +53,9 @@ export const aggregationService = defineService({
       default: 200,
       description: 'buffered chunks older than this start a second flush beside a slow one; at least WRITE_BEHIND_LINGER_MS',
     }),
+    ALERTS_ENABLED: bool({ default: true, description: 'run the threat rules on every flush and on dmarc.dns.changes, publishing to dmarc.alerts' }),
+    DNS_CHANGES_CONSUMER_GROUP: string({ optional: true, description: 'Kafka consumer group on dmarc.dns.changes (the DNS-weakened rule); default CONSUMER_GROUP-dns-changes' }),
+    ALERT_RELAY_INTERVAL_MS: int({ min: 100, max: 600_000, default: 5000, description: 'how often alerts left unpublished (a crash, a broker outage) are published again' }),
     AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT: string({
       optional: true,
       pattern: /[0-9a-f-]{36}/,
@@ -60,6 +64,11 @@ export const aggregationService = defineService({
     AGGREGATION_CRASH_AFTER_FIRST_COMMIT: bool({
       default: false,
       description: 'fault injection for tests: SIGKILL this process right after the first chunk commits, before its offset is committed',
+    }),
+    AGGREGATION_CRASH_AFTER_ALERT_OF_TENANT: string({
+      optional: true,
+      pattern: /[0-9a-f-]{36}/,
+      description: 'fault injection for tests: SIGKILL this process right after alerts of this tenant commit, before they are published and the offset committed',
     }),
   },
   create(config) {
@@ -71,10 +80,14 @@ export const aggregationService = defineService({
         registerDomainRoutes(ctx.http, { db: clients.store, maxDays: config.MAX_RANGE_DAYS });
       },
       async run(ctx) {
-        const bus = await clients.connect(ctx, [config.SOURCE_TOPIC, AGGREGATES_UPDATED_TOPIC]);
+        const bus = await clients.connect(ctx, [config.SOURCE_TOPIC, AGGREGATES_UPDATED_TOPIC, ...(config.ALERTS_ENABLED ? [TOPICS.alerts, TOPICS.dnsChanges] : [])]);
         // The ledger only has to outlive any redelivery; without pruning it grows by a row per chunk for ever.
         const prune = () =>
-          pruneLedger(clients.store, { consumer: AGGREGATION_CONSUMER, olderThan: new Date(Date.now() - config.LEDGER_RETENTION_HOURS * 3_600_000) }).then(
+          Promise.all(
+            [AGGREGATION_CONSUMER, THREAT_DETECTION_CONSUMER].map((consumer) =>
+              pruneLedger(clients.store, { consumer, olderThan: new Date(Date.now() - config.LEDGER_RETENTION_HOURS * 3_600_000) }),
+            ),
+          ).then(([a, b]) => a + b).then(
             (pruned) => pruned > 0 && ctx.logger.info({ pruned }, 'ledger rows past their retention deleted'),
             (err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'pruning the ledger failed; next time'),
           );
@@ -94,6 +107,38 @@ export const aggregationService = defineService({
         });
         // Handlers in flight wait for their flush anyway; this writes whatever is left before the process ends.
         ctx.onShutdown(() => aggregator.drain());
+        // Threat rules after each flush, on what it committed: a chunk's handler returns (and its offset is committed)
+        // only once its alerts are stored. Alerts bypass every cache.
+        const raised = ctx.telemetry.meter.createCounter('dmarc_alerts_raised_total', { description: 'alerts stored (deduplicated ones not counted), by rule' });
+        const detector = config.ALERTS_ENABLED
+          ? new ThreatDetector({
+              db: clients.store,
+              publisher: bus,
+              logger: ctx.logger,
+              afterCommit: config.AGGREGATION_CRASH_AFTER_ALERT_OF_TENANT ? crashAfterAlerts(config.AGGREGATION_CRASH_AFTER_ALERT_OF_TENANT, ctx.logger) : undefined,
+            })
+          : undefined;
+        const detect = async (messages: ReadonlyArray<DeliveredMessage<SourceTopic>>) => {
+          if (!detector) return;
+          const { alerts } = await detector.checkChunks(messages.map((m): ChunkToCheck => ({ chunk: m.value as TrafficChunk, trace: m.trace })));
+          for (const alert of alerts) raised.add(1, { rule: alert.rule });
+        };
+        if (detector) {
+          const relay = () => detector.relay().catch((err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'relaying unpublished alerts failed; next time'));
+          const relaying = setInterval(() => void relay(), config.ALERT_RELAY_INTERVAL_MS);
+          relaying.unref();
+          ctx.onShutdown(() => clearInterval(relaying));
+          void relay();
+          await bus.consume<typeof TOPICS.dnsChanges>({
+            groupId: config.DNS_CHANGES_CONSUMER_GROUP ?? `${config.CONSUMER_GROUP}-dns-changes`,
+            topics: [TOPICS.dnsChanges],
+            fromBeginning: config.CONSUME_FROM_BEGINNING,
+            handler: async (message) => {
+              const { alerts } = await detector.checkDnsChange(message.value, message.trace);
+              for (const alert of alerts) raised.add(1, { rule: alert.rule });
+            },
+          });
+        }
         const counted = (outcome: ChunkOutcome) => {
           chunks.add(1, { outcome: !outcome.applied ? 'redelivered' : outcome.duplicate ? 'duplicate' : 'counted' });
           if (outcome.applied && !outcome.duplicate) messages.add(outcome.messages);
@@ -112,6 +157,7 @@ export const aggregationService = defineService({
           ...consumerPacing<SourceTopic>(config, async (batch) => {
             const outcomes = await aggregator.handleMany(batch.map((m) => ({ chunk: m.value as ReportParsed, source: source(m), trace: m.trace })));
             outcomes.forEach(counted);
+            await detect(batch);
             // One line per batch; per chunk only at debug (a log line is a synchronous write).
             ctx.logger.info(
               { chunks: outcomes.length, applied: outcomes.filter((o) => o.applied).length, complete: outcomes.filter((o) => o.applied && o.reportComplete).length },
@@ -121,6 +167,7 @@ export const aggregationService = defineService({
           handler: async (message) => {
             const outcome = await aggregator.handle(message.value as ReportParsed, source(message));
             counted(outcome);
+            await detect([message]);
             ctx.logger.debug({ ...outcome }, 'chunk aggregated');
           },
         });
@@ -138,6 +185,16 @@ function crashAfterCommit(logger: { warn(obj: object, msg: string): void }): (ou
     if (crashed || !outcome.applied) return;
     crashed = true;
     logger.warn({ reportId: outcome.reportId, chunkIndex: outcome.chunkIndex }, 'fault injection: SIGKILL after commit');
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+// Alerts stored, not yet published, the chunk's offset not committed: the restarted process must neither store them
+// again (the detection ledger) nor lose them (the relay publishes them). Only for the test's tenant.
+function crashAfterAlerts(tenantId: string, logger: { warn(obj: object, msg: string): void }): (alerts: readonly StoredAlert[]) => void {
+  return (alerts) => {
+    if (!alerts.some((a) => a.tenantId === tenantId)) return;
+    logger.warn({ alerts: alerts.map((a) => a.id) }, 'fault injection: SIGKILL after the alerts commit');
     process.kill(process.pid, 'SIGKILL');
   };
 }
