@@ -154,9 +154,14 @@ export class AutopilotWorker {
       });
       if (!audited) return logger.warn(log, 'dns autopilot: job taken over by another worker after its lease; result dropped');
       logger.info({ ...log, record, provider: provider.description }, 'dns autopilot: DMARC record written and verified');
+    } catch (err) {
+      return this.attemptFailed(job, err, provider, record);
+    }
+    // The change is done and audited; a failure to drop cached answers only delays readers until their TTL.
+    try {
       await this.o.onVerified?.({ tenantId: job.tenantId, domain: job.domain, name, record });
     } catch (err) {
-      await this.attemptFailed(job, err, provider, record);
+      logger.warn({ ...log, err: describeError(err) }, 'dns autopilot: dropping the cached answer after a verified change failed');
     }
   }
 

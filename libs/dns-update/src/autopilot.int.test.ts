@@ -8,7 +8,8 @@ import { deleteAutopilot, getAutopilot, putAutopilot, type AutopilotSettingsInpu
 import { AutopilotWorker, type AutopilotWorkerOptions, type VerifiedChange } from './autopilot-worker';
 
 // The autopilot against a real BIND 9 primary on loopback (Debian's bind9 package, started by the test) and
-// the real PostgreSQL. Every name carries this run's id: other engineers' tests share the database.
+// the real PostgreSQL, in a database of its own: the dns service other tests start runs the autopilot worker
+// too, and must not take this test's jobs (nor this test's workers theirs).
 const run = `${Date.now()}-${process.pid}`;
 const named = namedBinary();
 if (!named) {
@@ -20,7 +21,9 @@ const describeWithBind = named ? describe : describe.skip;
 describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
   const zone = `ap-${run}.test`;
   let bind: Bind9;
+  let admin: PgStore;
   let store: PgStore;
+  const database = `dmarc_autopilot_${run.replace(/-/g, '_')}`;
   let ctx: AdminContext;
   let actor: Actor;
   let other: Actor;
@@ -43,7 +46,6 @@ describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
       allowInternalServers: true,
       timeoutMs: 2000,
       now: clock,
-      // Only this run's tenants: other tests share the database.
       tenants: [actor.tenantId, other.tenantId],
       ...options,
     });
@@ -80,8 +82,12 @@ describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
   };
 
   beforeAll(async () => {
-    await runMigrations(process.env.DATABASE_URL!, { info: () => undefined });
-    store = new PgStore({ url: process.env.DATABASE_URL! });
+    admin = new PgStore({ url: process.env.DATABASE_URL! });
+    await admin.query(`CREATE DATABASE ${database}`);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${database}`;
+    await runMigrations(url.toString(), { info: () => undefined });
+    store = new PgStore({ url: url.toString() });
     ctx = { db: store };
     bind = await startBind9({
       zone,
@@ -94,10 +100,10 @@ describeWithBind('DNS autopilot against a real BIND 9 and PostgreSQL', () => {
   }, 60_000);
 
   afterAll(async () => {
-    // Tenants cascade to their domains, settings and jobs (the audit trail stays, as it must).
-    if (store) await store.query('DELETE FROM tenants WHERE id = ANY($1::uuid[])', [[actor?.tenantId, other?.tenantId].filter(Boolean)]);
     await bind?.close();
     await store?.close();
+    await admin?.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin?.close();
   });
 
   it('writes an approved policy change to BIND, reads it back from BIND, audits it, and keeps the published rua', async () => {

@@ -9,6 +9,7 @@ import { DnsWatcher, SelectorRecorder } from '@dmarc/dns-watch';
 import { DnsClient, reverseName, upstreamServer } from '@dmarc/dns-wire';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
+import { autopilotConfig, startAutopilot } from './dns-autopilot';
 import { registerDnsRoutes } from './dns-routes';
 
 const PARSED_TOPIC = TOPICS.parsed;
@@ -40,6 +41,7 @@ export const dnsService = defineService({
       description: "how often monitored domains' DMARC, SPF and DKIM records are re-read for dmarc.dns.changes; 0 turns the watch off",
     }),
     DNS_L1_MAX_ENTRIES: int({ min: 1, default: 50_000, description: 'DNS answers kept in this process (L1 LRU, about 720 bytes each); Redis holds the shared tier' }),
+    ...autopilotConfig,
   },
   create(config) {
     const clients = new PlatformClients(config, 'dns');
@@ -109,6 +111,8 @@ export const dnsService = defineService({
           watcher.start();
           ctx.onShutdown(() => watcher.stop());
         }
+        // Approved DMARC policy changes of opted-in domains, written to their DNS (@dmarc/dns-update).
+        startAutopilot(ctx, config, { store: clients.store, cache: cacheOf() });
         // The DKIM selectors reports show are what the watcher follows. Best effort: a selector missed now is
         // recorded with the next report that shows it, so a database hiccup must not hold enrichment back. Each
         // is written once an hour per tenant and domain, not once per chunk.
