@@ -150,12 +150,18 @@ ensure_packages() {
   command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
   pg_bindir >/dev/null || pkgs+=(postgresql)
+  # BIND 9 (named), for the DNS autopilot's integration test against a real primary (libs/dns-update).
+  named_bin >/dev/null || pkgs+=(bind9 bind9-utils)
   if [ "${#pkgs[@]}" -gt 0 ]; then apt_install "${pkgs[@]}"; fi
   command -v java >/dev/null 2>&1 || die "java not found after install"
   command -v mvn >/dev/null 2>&1 || die "mvn not found after install"
   command -v redis-server >/dev/null 2>&1 || die "redis-server not found after install"
   pg_bindir >/dev/null || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin after install"
+  named_bin >/dev/null || die "named (bind9) not found after install"
 }
+
+# named lives in /usr/sbin, which a non-root PATH may lack.
+named_bin() { command -v named 2>/dev/null || { [ -x /usr/sbin/named ] && echo /usr/sbin/named; }; }
 
 # ---------------------------------------------------------------- kafka
 kafka_classpath_ok() {
