@@ -42,7 +42,6 @@ describe('ThreatDetector (PGlite)', () => {
   });
 
   const fail = (sourceIp: string, count: number) => fixtureRecord({ sourceIp, count, dkimAligned: false, spfAligned: false });
-  const pass = (sourceIp: string, count: number) => fixtureRecord({ sourceIp, count });
   // As aggregation does: the counters first, then the rules.
   const deliver = async (reportId: string, domain: string, records: AggregateRecord[]) => {
     const c = fixtureChunk(tenantId, reportId, records);
