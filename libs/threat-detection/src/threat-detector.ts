@@ -31,11 +31,14 @@ export interface ChunkToCheck {
   trace?: MessageTrace;
 }
 
-/** What a pass did: the alerts it stored (deduplicated ones are not among them) and how many were published at once. */
+/** What a pass did: the alerts it stored (deduplicated ones are not among them), and their publish under way. */
 export interface DetectionOutcome {
   alerts: StoredAlert[];
-  published: number;
+  /** Resolves with how many were published (0 when the publish failed: the relay sends them); never rejects. */
+  published: Promise<number>;
 }
+
+const NOTHING: Promise<number> = Promise.resolve(0);
 
 /**
  * Threat detection in the aggregation path, bypassing every cache: rules evaluated on what was just aggregated,
@@ -50,15 +53,16 @@ export interface DetectionOutcome {
  */
 export class ThreatDetector {
   private readonly now: () => number;
+  private readonly publishing = new Set<Promise<number>>();
 
   constructor(private readonly options: ThreatDetectorOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  /** Runs the chunk rules over chunks whose counters are committed; resolves once their alerts are stored (and published, if the broker takes them). */
+  /** Runs the chunk rules over chunks whose counters are committed; resolves once their alerts are stored, their publish started. */
   async checkChunks(chunks: readonly ChunkToCheck[]): Promise<DetectionOutcome> {
     const candidates = chunks.filter(({ chunk }) => !chunk.duplicateOf && chunk.records.length > 0);
-    if (candidates.length === 0) return { alerts: [], published: 0 };
+    if (candidates.length === 0) return { alerts: [], published: NOTHING };
     const alerts = await this.options.db.transaction(async (tx) => {
       const fresh = await this.takeFromLedger(tx, candidates);
       if (fresh.length === 0) return [];
@@ -93,6 +97,11 @@ export class ThreatDetector {
   /** Publishes every alert left unpublished; for a timer. */
   relay(): Promise<number> {
     return relayUnpublished(this.options.db, this.options.publisher);
+  }
+
+  /** Waits for the publishes under way: on shutdown, before the producer closes. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.publishing]);
   }
 
   // Ledger rows first, in id order: a concurrent delivery of the same chunk waits here, then finds it taken.
@@ -191,17 +200,18 @@ export class ThreatDetector {
     );
   }
 
-  // Published at once, outside the transaction; a failure leaves the rows to the relay and does not fail the pass:
-  // the alerts are safe in PostgreSQL, and failing would only make Kafka redeliver chunks already checked.
+  // Published at once, outside the transaction and without holding up the caller: the alerts are safe in PostgreSQL,
+  // so the consumer goes on with its next batch (and commits this one's offsets) while the broker acknowledges. A
+  // failure leaves the rows to the relay; failing the pass would only make Kafka redeliver chunks already checked.
   private async afterCommit(alerts: StoredAlert[]): Promise<DetectionOutcome> {
-    if (alerts.length === 0) return { alerts, published: 0 };
+    if (alerts.length === 0) return { alerts, published: NOTHING };
     await this.options.afterCommit?.(alerts);
-    try {
-      const published = await publishPending(this.options.db, this.options.publisher, { ids: alerts.map((a) => a.id) });
-      return { alerts, published };
-    } catch (err) {
+    const published = publishPending(this.options.db, this.options.publisher, { ids: alerts.map((a) => a.id) }).catch((err: unknown) => {
       this.options.logger.warn({ alerts: alerts.length, error: err instanceof Error ? err.message : String(err) }, 'publishing alerts failed; the relay sends them');
-      return { alerts, published: 0 };
-    }
+      return 0;
+    });
+    this.publishing.add(published);
+    void published.finally(() => this.publishing.delete(published));
+    return { alerts, published };
   }
 }

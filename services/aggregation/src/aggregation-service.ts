@@ -128,6 +128,9 @@ export const aggregationService = defineService({
           const relaying = setInterval(() => void relay(), config.ALERT_RELAY_INTERVAL_MS);
           relaying.unref();
           ctx.onShutdown(() => clearInterval(relaying));
+          // Registered after the bus's close (clients.attach), so it runs before it: publishes under way finish first. One
+          // started by the batch the consumer finishes while closing may find the producer gone: the relay sends it.
+          ctx.onShutdown(() => detector.drain());
           void relay();
           await bus.consume<typeof TOPICS.dnsChanges>({
             groupId: config.DNS_CHANGES_CONSUMER_GROUP ?? `${config.CONSUMER_GROUP}-dns-changes`,

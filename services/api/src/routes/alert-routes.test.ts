@@ -100,7 +100,7 @@ describe('alert routes (PGlite)', () => {
     });
     const t0 = Date.UTC(2025, 2, 11, 10);
     const raised = await detector.raise([alert('a.example', 'spoofing', t0), alert('b.example', 'spoofing', t0 + 1000), alert('a.example', 'new_source', t0 + 2000)]);
-    expect(raised.published).toBe(3);
+    expect(await raised.published).toBe(3);
     await bus.close();
 
     const all = await api.call('GET', '/v1/alerts', key);
