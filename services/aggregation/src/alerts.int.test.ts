@@ -76,7 +76,7 @@ describe('threat alerts through dmarc serve aggregation (real Kafka and PostgreS
   const rows = (tenantId: string, rule?: string) =>
     store
       .query<{ id: string; domain: string; rule: string; severity: string; evidence: Alert['evidence']; trace_id: string | null; published_at: Date | null }>(
-        'SELECT id, domain, rule, severity, evidence, trace_id, published_at FROM alerts WHERE tenant_id = $1 AND ($2::text IS NULL OR rule = $2) ORDER BY created_at',
+        'SELECT id, domain, rule, severity, evidence, trace_id, published_at FROM alerts WHERE tenant_id = $1 AND ($2::text IS NULL OR rule = $2) ORDER BY created_at, rule',
         [tenantId, rule ?? null],
       )
       .then((r) => r.rows);
