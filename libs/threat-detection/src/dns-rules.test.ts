@@ -1,5 +1,5 @@
 import type { DnsChange } from '@dmarc/contracts';
-import { evaluateDnsChange } from './dns-rules';
+import { dnsUpdateFailedAlert, evaluateDnsChange } from './dns-rules';
 import { resolveRuleSettings, type StoredRule } from './rule-settings';
 
 const TENANT = '00000000-0000-4000-8000-000000000001';
@@ -94,5 +94,34 @@ describe('dns weakened', () => {
 
   it('does nothing when the tenant disabled the rule', () => {
     expect(check(dmarc('v=DMARC1; p=reject', null), [{ rule: 'dns_weakened', enabled: false, thresholds: {} }])).toBeUndefined();
+  });
+});
+
+describe('dns update failed', () => {
+  const failure = {
+    tenantId: TENANT,
+    domain: 'example.com',
+    severity: 'high' as const,
+    summary: 'The approved policy p=reject could not be written to ns1.example.com after 8 attempts: NOTAUTH (BADSIG).',
+    findings: ['job 42', 'server ns1.example.com:53', 'NOTAUTH (BADSIG)'],
+    dnsName: '_dmarc.example.com',
+    dnsPrevious: 'v=DMARC1; p=none',
+    dnsCurrent: 'v=DMARC1; p=reject',
+    failedAt: AT,
+  };
+
+  it('raises the autopilot’s failure with its evidence, in the window of the failure', () => {
+    expect(dnsUpdateFailedAlert(failure, resolveRuleSettings([]))).toMatchObject({
+      rule: 'dns_update_failed',
+      severity: 'high',
+      title: 'DNS update of example.com failed',
+      summary: failure.summary,
+      windowStart: Date.UTC(2025, 2, 11, 10, 0),
+      evidence: { dnsRecordType: 'DMARC', dnsName: '_dmarc.example.com', dnsPrevious: 'v=DMARC1; p=none', dnsCurrent: 'v=DMARC1; p=reject', findings: failure.findings },
+    });
+  });
+
+  it('does nothing when the tenant disabled the rule', () => {
+    expect(dnsUpdateFailedAlert(failure, resolveRuleSettings([{ rule: 'dns_update_failed', enabled: false, thresholds: {} }]))).toBeUndefined();
   });
 });

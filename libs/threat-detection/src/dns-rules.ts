@@ -94,3 +94,46 @@ function spfHealth(text: string): { valid: boolean; error?: string; allowsAll?: 
   const all = parsed.terms.find((t) => t.kind === 'mechanism' && t.mechanism === 'all' && (t.qualifier === '+' || t.qualifier === '?'));
   return { valid: true, allowsAll: all?.text };
 }
+
+/** A DNS update the platform made for a domain that failed for good (the DNS autopilot's last attempt). */
+export interface DnsUpdateFailure {
+  tenantId: string;
+  domain: string;
+  severity: Severity;
+  /** One line for a person: what failed. */
+  summary: string;
+  /** What a person needs to act, one short line each: the job, the server, the error. */
+  findings: string[];
+  recordType?: 'DMARC' | 'SPF';
+  dnsName?: string | null;
+  /** The record in DNS, and the one the update tried to write. */
+  dnsPrevious?: string | null;
+  dnsCurrent?: string | null;
+  /** When it failed (epoch ms): the dedupe window is this time's. */
+  failedAt: number;
+}
+
+/** The dns_update_failed alert of a failure, unless the tenant disabled the rule; deduplicated like the others. */
+export function dnsUpdateFailedAlert(failure: DnsUpdateFailure, settings: RuleSettings): AlertCandidate | undefined {
+  const rule = settings.dns_update_failed;
+  if (!rule.enabled) return undefined;
+  return {
+    tenantId: failure.tenantId,
+    domain: failure.domain,
+    rule: 'dns_update_failed',
+    severity: failure.severity,
+    detectedAt: failure.failedAt,
+    ...dedupeWindow(failure.failedAt, rule.thresholds.dedupeMinutes),
+    title: `DNS update of ${failure.domain} failed`,
+    summary: failure.summary,
+    evidence: {
+      ...emptyEvidence(),
+      dnsRecordType: failure.recordType ?? 'DMARC',
+      dnsName: failure.dnsName ?? null,
+      dnsPrevious: failure.dnsPrevious ?? null,
+      dnsCurrent: failure.dnsCurrent ?? null,
+      findings: failure.findings,
+      thresholds: JSON.stringify(rule.thresholds),
+    },
+  };
+}

@@ -126,6 +126,15 @@ describe('ThreatDetector (PGlite)', () => {
     expect((await detector.checkDnsChange({ ...change('e.example'), tenantId: '00000000-0000-4000-8000-000000000999' })).alerts).toEqual([]);
   });
 
+  it('raises the DNS autopilot’s failure once per window, whatever the retries', async () => {
+    const failure = { tenantId, domain: 'f.example', severity: 'high' as const, summary: 'update refused', findings: ['REFUSED'], failedAt: clock };
+    const first = await detector.raiseDnsUpdateFailed(failure);
+    expect(first.alerts.map((a) => [a.rule, a.evidence.findings])).toEqual([['dns_update_failed', ['REFUSED']]]);
+    expect(await first.published).toBe(1);
+    expect((await detector.raiseDnsUpdateFailed(failure)).alerts).toEqual([]);
+    expect(publisher.alerts.filter((a) => a.domain === 'f.example').map((a) => a.rule)).toEqual(['dns_update_failed']);
+  });
+
   it('ignores duplicate reports and empty chunks without touching the ledger', async () => {
     const dup = fixtureChunk(tenantId, 'dup-1', [fail('198.51.100.70', 5000)], { duplicateOf: 'spoof-1' });
     expect((await detector.checkChunks([{ chunk: dup }, { chunk: fixtureChunk(tenantId, 'empty-1', []) }])).alerts).toEqual([]);

@@ -8,7 +8,7 @@ import { insertAlerts, rememberSources, type StoredAlert, type TraceRef } from '
 import { addDays, evaluateChunkRules, type DomainHistory } from './chunk-rules';
 import { trafficByDomain, type DomainTraffic, type TrafficChunk } from './chunk-traffic';
 import { keyOf, loadDayTotals, loadFailingSources, loadMonitored, loadRuleRows, loadSeenKeys, type MonitoredDomain } from './detection-state';
-import { evaluateDnsChange } from './dns-rules';
+import { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
 import { resolveRuleSettings, type RuleSettings } from './rule-settings';
 import { sourceApproval, sourceKey } from './source-identity';
 
@@ -85,8 +85,22 @@ export class ThreatDetector {
   }
 
   /**
-   * Stores and publishes alerts another part of the platform decided on (the DNS autopilot's dns_update_failed),
-   * deduplicated like the rules' own: a candidate whose window already has its alert is dropped.
+   * Raises the dns_update_failed alert of a DNS update that failed for good (the DNS autopilot's alert sink): with
+   * the tenant's settings of the rule (disabled: nothing), one per domain in the dedupe window of `failedAt`, so the
+   * same failure raised again (the worker retrying its alert) adds nothing. Resolves once stored.
+   */
+  async raiseDnsUpdateFailed(failure: DnsUpdateFailure, trace?: MessageTrace): Promise<DetectionOutcome> {
+    const alerts = await this.options.db.transaction(async (tx) => {
+      const settings = (await this.settingsOf(tx, [failure.tenantId])).get(failure.tenantId)!;
+      const alert = dnsUpdateFailedAlert(failure, settings);
+      return alert ? insertAlerts(tx, [{ alert, trace: traceRefOf(trace) }]) : [];
+    });
+    return this.afterCommit(alerts);
+  }
+
+  /**
+   * Stores and publishes alerts another part of the platform built (window included), deduplicated like the rules'
+   * own: a candidate whose window already has its alert is dropped. The DNS autopilot has raiseDnsUpdateFailed.
    */
   async raise(alerts: readonly AlertCandidate[], trace?: MessageTrace): Promise<DetectionOutcome> {
     const ref = traceRefOf(trace);
