@@ -1,12 +1,15 @@
 // Wiring of the DNS autopilot worker (@dmarc/dns-update) in the dns service: its settings, its alert sink
-// (logged until the platform's alert store is connected), and the drop of the cached answer once a new
-// record is verified, so enrichment and the watch read the new record, not the one cached before it.
+// (the platform's alert store and dmarc.alerts, through @dmarc/threat-detection), and the drop of the cached
+// answer once a new record is verified, so enrichment and the watch read the new record, not the one cached
+// before it.
 import { connectRedisCache } from '@dmarc/cache';
 import { bool, int, type ValueOf } from '@dmarc/config';
 import { normalizeName, sharedKey, type DnsCache } from '@dmarc/dns-cache';
-import { AutopilotWorker, loggingAlertSink, type AlertSink } from '@dmarc/dns-update';
+import type { Publisher } from '@dmarc/bus';
+import { AutopilotWorker, type AlertSink, type DnsAlert } from '@dmarc/dns-update';
 import type { ServiceContext } from '@dmarc/service-runtime';
 import type { Store } from '@dmarc/store';
+import { ThreatDetector } from '@dmarc/threat-detection';
 
 export const autopilotConfig = {
   DNS_AUTOPILOT: bool({ default: true, description: "run the DNS autopilot worker: approved DMARC policy changes of opted-in domains are written to the domains' DNS" }),
@@ -23,12 +26,13 @@ export const autopilotConfig = {
 type AutopilotConfig = { readonly REDIS_URL: string } & { readonly [K in keyof typeof autopilotConfig]: ValueOf<(typeof autopilotConfig)[K]> };
 
 /** Starts the worker when DNS_AUTOPILOT is on; it stops (finishing the jobs in hand) on shutdown. */
-export function startAutopilot(ctx: ServiceContext, config: AutopilotConfig, deps: { store: Store; cache: DnsCache; alerts?: AlertSink }): void {
+export function startAutopilot(ctx: ServiceContext, config: AutopilotConfig, deps: { store: Store; cache: DnsCache; publisher: Publisher }): void {
   if (!config.DNS_AUTOPILOT) return;
+  const detector = new ThreatDetector({ db: deps.store, publisher: deps.publisher, logger: ctx.logger });
   const invalidations = connectRedisCache(config.REDIS_URL);
   const worker = new AutopilotWorker({
     db: deps.store,
-    alerts: deps.alerts ?? loggingAlertSink(ctx.logger),
+    alerts: alertStoreSink(detector),
     logger: ctx.logger,
     allowInternalServers: config.DNS_AUTOPILOT_ALLOW_INTERNAL_SERVERS,
     maxAttempts: config.DNS_AUTOPILOT_MAX_ATTEMPTS,
@@ -45,5 +49,32 @@ export function startAutopilot(ctx: ServiceContext, config: AutopilotConfig, dep
   });
   worker.start();
   ctx.onShutdown(() => invalidations.close());
+  ctx.onShutdown(() => detector.drain());
   ctx.onShutdown(() => worker.stop());
+}
+
+/**
+ * A failed DNS update as a `dns_update_failed` alert: stored (deduplicated per domain within the rule's window)
+ * and published to dmarc.alerts right after; one left unpublished is sent by the alert relay. Resolves once
+ * stored, so the worker marks the job alerted only then.
+ */
+export function alertStoreSink(detector: ThreatDetector, now: () => number = Date.now): AlertSink {
+  return {
+    async raise(alert: DnsAlert) {
+      const e = alert.evidence as { name?: string; record?: string; errorCode?: string; error?: string; jobId?: string; attempts?: number };
+      await detector.raiseDnsUpdateFailed({
+        tenantId: alert.tenantId,
+        domain: alert.domain,
+        severity: alert.severity,
+        summary: alert.summary,
+        findings: Object.entries(alert.evidence)
+          .filter(([, v]) => v !== null && v !== undefined)
+          .map(([k, v]) => `${k}: ${String(v)}`),
+        recordType: 'DMARC',
+        dnsName: e.name ?? `_dmarc.${alert.domain}`,
+        dnsCurrent: e.record ?? null,
+        failedAt: now(),
+      });
+    },
+  };
 }

@@ -112,7 +112,7 @@ export const dnsService = defineService({
           ctx.onShutdown(() => watcher.stop());
         }
         // Approved DMARC policy changes of opted-in domains, written to their DNS (@dmarc/dns-update).
-        startAutopilot(ctx, config, { store: clients.store, cache: cacheOf() });
+        startAutopilot(ctx, config, { store: clients.store, cache: cacheOf(), publisher: bus });
         // The DKIM selectors reports show are what the watcher follows. Best effort: a selector missed now is
         // recorded with the next report that shows it, so a database hiccup must not hold enrichment back. Each
         // is written once an hour per tenant and domain, not once per chunk.
