@@ -140,7 +140,18 @@ async function main(): Promise<void> {
       console.log(`demo: PUT /v1/domains/${domain}/policy p=quarantine pct=50: ${put.status}; the next dashboard read shows configured policy ${JSON.stringify(after.body.configuredPolicy ?? null)}`);
       console.log(`demo: GET /v1/audit: ${entries.length} entries (${[...new Set(entries.map((e) => e.action))].join(', ')})`);
       if (put.status !== 200 || after.body.configuredPolicy?.pct !== 50) process.exitCode = 1;
+      // Policy guidance over the last 30 days (the corpus reports are older: not enough data, said per step).
+      const guidance = await call('GET', `/v1/domains/${encodeURIComponent(domain)}/guidance`);
+      const steps = (guidance.body.steps ?? []) as Array<{ from: string; to: string; verdict: string }>;
+      console.log(`demo: GET /v1/domains/${domain}/guidance: ${guidance.status} ${steps.map((x) => `${x.from} → ${x.to}: ${x.verdict}`).join('; ')}`);
+      if (guidance.status !== 200) process.exitCode = 1;
     }
+    // Threat alerts the reports raised (aggregation's rules; also published to dmarc.alerts).
+    const alerts = await call('GET', '/v1/alerts');
+    const raised = (alerts.body.alerts ?? []) as Array<{ rule: string; domain: string; severity: string }>;
+    const byRule = [...new Set(raised.map((x) => x.rule))].map((rule) => `${rule} ${raised.filter((x) => x.rule === rule).length}`);
+    console.log(`demo: GET /v1/alerts: ${alerts.status}, ${raised.length} alerts${byRule.length ? ` (${byRule.join(', ')})` : ''}`);
+    if (alerts.status !== 200) process.exitCode = 1;
     console.log(`demo: the API key of the demo tenant is ${key}`);
   } finally {
     await bus.close();

@@ -1,3 +1,4 @@
+import { createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';
 import { gzipSync } from 'node:zlib';
 import { createInProcessBus, type Bus, type MessageTrace, type Publisher } from '@dmarc/bus';
 import { loadContracts, type ReportParsedV1, type ReportReceivedV1, type TlsReportParsedV1 } from '@dmarc/contracts';
@@ -231,8 +232,8 @@ describe('ParsingStage', () => {
         },
         publishRaw: (topic, messages) => bus.publishRaw(topic, messages),
       };
-      const traceA = { a: 1 } as unknown as MessageTrace;
-      const traceB = { b: 2 } as unknown as MessageTrace;
+      const traceA: MessageTrace = ROOT_CONTEXT.setValue(createContextKey('a'), 1);
+      const traceB: MessageTrace = ROOT_CONTEXT.setValue(createContextKey('b'), 2);
       const a = await received(Buffer.from(xml('tr-1', 1)), 'a.xml');
       const b = await received(gzipSync(tlsJson('tr-2')), 't.json.gz');
       const c = await received(Buffer.from(xml('tr-3', 1)), 'c.xml');

@@ -14,3 +14,4 @@ export {
 } from './dns-test-server';
 export { freePort, serviceNodeOptions, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';
 export { hostPortOf, startTcpProxy, type TcpProxy } from './tcp-proxy';
+export { createPrivateKafka, privateKafkaUnavailable, type PrivateKafka } from './private-kafka';

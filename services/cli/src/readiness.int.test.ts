@@ -1,10 +1,10 @@
 import { launch, type ReadinessReport, type RunningService, type ServiceModule } from '@dmarc/service-runtime';
-import { hostPortOf, startTcpProxy, waitFor, type TcpProxy } from '@dmarc/testing';
+import { createPrivateKafka, hostPortOf, privateKafkaUnavailable, startTcpProxy, waitFor, type PrivateKafka, type TcpProxy } from '@dmarc/testing';
 import { SERVICES } from './service-registry';
 
 // /readyz turns false while PostgreSQL or Redis is unreachable and true again by itself, naming what is down;
 // the process keeps serving liveness all along. PostgreSQL and Redis are reached through proxies the test cuts,
-// so the shared servers stay up for everyone else. (Kafka before the first connection: ingestion.int.test.ts.)
+// so the shared servers stay up for everyone else; Kafka is a broker of the test's own, stopped and started again.
 describe('readiness follows the dependencies (api service: Kafka, PostgreSQL, Redis)', () => {
   let pg: TcpProxy;
   let redis: TcpProxy;
@@ -61,4 +61,40 @@ describe('readiness follows the dependencies (api service: Kafka, PostgreSQL, Re
     redis.restore();
     await readyIs(true);
   });
+});
+
+const noPrivateKafka = privateKafkaUnavailable();
+if (noPrivateKafka) console.warn(`readiness.int.test: Kafka-loss case skipped: ${noPrivateKafka}`);
+(noPrivateKafka ? describe.skip : describe)('readiness follows Kafka after the service connected (parsing service, a broker of its own)', () => {
+  let kafka: PrivateKafka;
+  let svc: RunningService;
+  let base: string;
+  beforeAll(async () => {
+    kafka = await createPrivateKafka();
+    const result = await launch(SERVICES.parsing as ServiceModule, { ...process.env, LOG_LEVEL: 'silent', KAFKA_BROKERS: kafka.brokers }, { port: 0 });
+    if (!result.ok) throw new Error(result.message);
+    svc = result.service;
+    base = `http://127.0.0.1:${svc.port}`;
+    await svc.started;
+  }, 120_000);
+  afterAll(async () => {
+    await svc?.stop();
+    await kafka?.close();
+  }, 60_000);
+
+  const report = async () => (await (await fetch(`${base}/readyz`)).json()) as ReadinessReport;
+
+  it('turns not ready while the broker is down, naming kafka, and ready again once it is back', async () => {
+    await waitFor('ready', async () => ((await report()).ready ? true : undefined), 30_000);
+    await kafka.stop();
+    const down = await waitFor('not ready', async () => {
+      const r = await report();
+      return r.ready ? undefined : r;
+    }, 30_000);
+    expect(down.checks.kafka.ok).toBe(false);
+    expect(down.checks.postgres.ok).toBe(true);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    await kafka.start();
+    await waitFor('ready again', async () => ((await report()).ready ? true : undefined), 60_000);
+  }, 180_000);
 });
