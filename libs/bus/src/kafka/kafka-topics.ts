@@ -24,6 +24,27 @@ export async function ensureKafkaTopics(admin: Admin, specs: readonly TopicSpec[
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return;
-  // Two replicas starting together may both try; kafkajs returns false for "already exists".
+  // Two processes starting together may both try; kafkajs returns false for "already exists", without waiting
+  // for the leaders of the topics the other one is creating: wait for every missing topic's leaders here, else a
+  // subscribe right after may meet "This server does not host this topic-partition" (seen on a fresh broker).
   await admin.createTopics({ topics: missing, waitForLeaders: true });
+  await waitForLeaders(admin, missing.map((t) => t.topic));
+}
+
+/** Until the metadata of every topic shows a leader on each partition (a topic being created elsewhere included). */
+export async function waitForLeaders(admin: Pick<Admin, 'fetchTopicMetadata'>, topics: readonly string[], timeoutMs = 30_000, pollMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] });
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      last = new Error(`no leader yet for ${found.filter((t) => !t.partitions.length || t.partitions.some((p) => p.leader < 0)).map((t) => t.name).join(', ') || 'some topics'}`);
+    } catch (error) {
+      // UNKNOWN_TOPIC_OR_PARTITION and the like while the other process's creation propagates.
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
