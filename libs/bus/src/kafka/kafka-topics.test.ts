@@ -1,4 +1,4 @@
-import { topicConfigs, waitForLeaders } from './kafka-topics';
+import { creationRaceError, topicConfigs, waitForLeaders } from './kafka-topics';
 
 describe('topicConfigs', () => {
   it('adds each topic and its .dlq with the same partitions, unless told not to', () => {
@@ -34,5 +34,16 @@ describe('waitForLeaders', () => {
   it('gives up after the timeout, naming the topics and the last reason', async () => {
     const admin = { fetchTopicMetadata: async () => meta(-1) } as unknown as Parameters<typeof waitForLeaders>[0];
     await expect(waitForLeaders(admin, ['a'], 20, 5)).rejects.toThrow(/topics a have no leaders after 20 ms: no leader yet for a/);
+  });
+});
+
+describe('creationRaceError', () => {
+  it('is true for what a concurrent creation explains, false for the rest', () => {
+    expect(creationRaceError({ type: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true })).toBe(true);
+    expect(creationRaceError({ type: 'TOPIC_ALREADY_EXISTS', retriable: false })).toBe(true);
+    expect(creationRaceError({ name: 'KafkaJSAggregateError', errors: [{ type: 'TOPIC_ALREADY_EXISTS' }, { retriable: true }] })).toBe(true);
+    expect(creationRaceError({ name: 'KafkaJSAggregateError', errors: [{ type: 'TOPIC_ALREADY_EXISTS' }, { type: 'INVALID_REPLICATION_FACTOR', retriable: false }] })).toBe(false);
+    expect(creationRaceError({ type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false })).toBe(false);
+    expect(creationRaceError(new Error('boom'))).toBe(false);
   });
 });

@@ -27,8 +27,20 @@ export async function ensureKafkaTopics(admin: Admin, specs: readonly TopicSpec[
   // Two processes starting together may both try; kafkajs returns false for "already exists", without waiting
   // for the leaders of the topics the other one is creating: wait for every missing topic's leaders here, else a
   // subscribe right after may meet "This server does not host this topic-partition" (seen on a fresh broker).
-  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (error) {
+    // kafkajs's own wait for leaders meets UNKNOWN_TOPIC_OR_PARTITION while the other process's creation propagates.
+    if (!creationRaceError(error)) throw error;
+  }
   await waitForLeaders(admin, missing.map((t) => t.topic));
+}
+
+/** An error of createTopics that another process creating the same topics explains: retriable, or "already exists". */
+export function creationRaceError(error: unknown): boolean {
+  const e = error as { retriable?: boolean; type?: string; errors?: unknown[] };
+  if (e?.retriable === true || e?.type === 'TOPIC_ALREADY_EXISTS') return true;
+  return Array.isArray(e?.errors) && e.errors.length > 0 && e.errors.every(creationRaceError);
 }
 
 /** Until the metadata of every topic shows a leader on each partition (a topic being created elsewhere included). */
