@@ -104,6 +104,12 @@ type Shape = keyof typeof ITEM_ROWS;
 // check and the insert (a concurrent delivery of it) makes the statement fail instead (a boolean cast of a
 // sentence, evaluated only then), which rolls it back whole: failing costs a round trip and more, so it is
 // kept for that race.
+const COUNTER_ROWS = `FROM unnest($${COUNTERS_AT}::integer[], $${COUNTERS_AT + 1}::text[], $${COUNTERS_AT + 2}::text[],
+                ${COUNTER_FIELDS.map((_, i) => `$${COUNTERS_AT + 3 + i}::bigint[]`).join(', ')},
+                $${COUNTERS_AT + 3 + COUNTER_FIELDS.length}::text[], $${COUNTERS_AT + 4 + COUNTER_FIELDS.length}::text[])
+         AS k(item, source_ip, header_from, ${COUNTER_COLUMNS.join(', ')}, ptr, base_domain)
+    JOIN fresh f ON f.ord = k.item`;
+
 const applySql = (shape: Shape) => `
 WITH item AS (
   ${ITEM_ROWS[shape]}
@@ -133,11 +139,7 @@ counters AS (
   SELECT f.tenant_id, f.domain, f.day, k.source_ip, k.header_from,
          ${COUNTER_COLUMNS.map((c) => (shape === 'batch' ? `sum(k.${c})::bigint` : `k.${c}`)).join(', ')},
          ${shape === 'batch' ? 'max(k.ptr), max(k.base_domain)' : 'k.ptr, k.base_domain'}
-    FROM unnest($${COUNTERS_AT}::integer[], $${COUNTERS_AT + 1}::text[], $${COUNTERS_AT + 2}::text[],
-                ${COUNTER_FIELDS.map((_, i) => `$${COUNTERS_AT + 3 + i}::bigint[]`).join(', ')},
-                $${COUNTERS_AT + 3 + COUNTER_FIELDS.length}::text[], $${COUNTERS_AT + 4 + COUNTER_FIELDS.length}::text[])
-         AS k(item, source_ip, header_from, ${COUNTER_COLUMNS.join(', ')}, ptr, base_domain)
-    JOIN fresh f ON f.ord = k.item
+    ${COUNTER_ROWS}
    -- One chunk's counters are already one row per key (merged in memory), and so are a merged batch's; a batch's are summed here.
    ${shape === 'batch' ? 'GROUP BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from' : ''}
    ORDER BY f.tenant_id, f.domain, f.day, k.source_ip, k.header_from
@@ -153,6 +155,18 @@ counters AS (
     source_ptr = coalesce(excluded.source_ptr, c.source_ptr),
     source_base_domain = coalesce(excluded.source_base_domain, c.source_base_domain),
     updated_at = now()
+),
+domain_days AS (
+  -- Each domain's totals per day beside its counters, in the same statement: what the threat rules read for a
+  -- day or a baseline of days without summing every source's counters each time.
+  INSERT INTO aggregate_domain_days AS dd (tenant_id, domain, day, messages, failing)
+  SELECT f.tenant_id, f.domain, f.day, sum(k.messages)::bigint, sum(k.messages - k.dmarc)::bigint
+    ${COUNTER_ROWS}
+   GROUP BY f.tenant_id, f.domain, f.day
+   ORDER BY f.tenant_id, f.domain, f.day
+  ON CONFLICT (tenant_id, domain, day) DO UPDATE SET
+    messages = dd.messages + excluded.messages,
+    failing = dd.failing + excluded.failing
 ),
 policy AS (
   -- Of the batch's reports of one domain and day, the one the table would keep anyway: period ending last,

@@ -88,7 +88,7 @@ export async function loadFailingSources(db: Queryable, asked: ReadonlyArray<{ t
   return out;
 }
 
-/** Per keyOf(tenant, domain): the domain's totals per day within from..to (days without mail absent). */
+/** Per keyOf(tenant, domain): the domain's totals per day within from..to (days without mail absent), from the per-day rollup aggregation keeps. */
 export async function loadDayTotals(
   db: Queryable,
   asked: ReadonlyArray<{ tenantId: string; domain: string; from: string; to: string }>,
@@ -96,10 +96,9 @@ export async function loadDayTotals(
   const out = new Map<string, Map<string, DayTotals>>();
   if (asked.length === 0) return out;
   const { rows } = await db.query<{ tenant_id: string; domain: string; day: string; messages: string; failing: string }>(
-    `SELECT c.tenant_id, c.domain, c.day, sum(c.messages) AS messages, sum(c.messages - c.dmarc_pass) AS failing
-       FROM aggregate_counters c JOIN unnest($1::uuid[], $2::text[], $3::date[], $4::date[]) AS k(tenant_id, domain, day_from, day_to)
-         ON c.tenant_id = k.tenant_id AND c.domain = k.domain AND c.day BETWEEN k.day_from AND k.day_to
-      GROUP BY c.tenant_id, c.domain, c.day`,
+    `SELECT d.tenant_id, d.domain, d.day::text AS day, d.messages, d.failing
+       FROM aggregate_domain_days d JOIN unnest($1::uuid[], $2::text[], $3::date[], $4::date[]) AS k(tenant_id, domain, day_from, day_to)
+         ON d.tenant_id = k.tenant_id AND d.domain = k.domain AND d.day BETWEEN k.day_from AND k.day_to`,
     [asked.map((a) => a.tenantId), asked.map((a) => a.domain), asked.map((a) => a.from), asked.map((a) => a.to)],
     { name: 'threat-day-totals' },
   );
@@ -110,4 +109,17 @@ export async function loadDayTotals(
     out.set(key, days);
   }
   return out;
+}
+
+/** keyOf(tenant, domain) of the pairs that already have an alert of `rule` whose dedupe window holds `at`: a new one would be swallowed. */
+export async function loadAlerted(db: Queryable, rule: string, pairs: ReadonlyArray<{ tenantId: string; domain: string }>, at: number): Promise<Set<string>> {
+  if (pairs.length === 0) return new Set();
+  const { rows } = await db.query<{ tenant_id: string; domain: string }>(
+    `SELECT DISTINCT a.tenant_id, a.domain FROM alerts a
+       JOIN unnest($2::uuid[], $3::text[]) AS k(tenant_id, domain) ON a.tenant_id = k.tenant_id AND a.domain = k.domain
+      WHERE a.rule = $1 AND a.window_start <= $4 AND a.window_end > $4`,
+    [rule, pairs.map((p) => p.tenantId), pairs.map((p) => p.domain), new Date(at)],
+    { name: 'threat-alerted' },
+  );
+  return new Set(rows.map((r) => keyOf(r.tenant_id, r.domain)));
 }

@@ -55,8 +55,23 @@ export function sourceKey(source: { ip: string; baseDomain: string | null }, opt
 
 const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
+// Sources repeat across chunks and each is keyed twice per pass (seen? new?): the networks last computed, bounded.
+const NETWORKS_KEPT = 20_000;
+const networks = new Map<string, string>();
+
 /** The network of an address at the given prefix, e.g. 203.0.113.0/24, 2001:db8:1::/48; the text itself when it is no address. */
 export function networkOf(ip: string, options: SourceKeyOptions): string {
+  const memo = `${options.ipv4Prefix}/${options.ipv6Prefix}/${ip}`;
+  let network = networks.get(memo);
+  if (network === undefined) {
+    network = computeNetwork(ip, options);
+    if (networks.size >= NETWORKS_KEPT) networks.clear();
+    networks.set(memo, network);
+  }
+  return network;
+}
+
+function computeNetwork(ip: string, options: SourceKeyOptions): string {
   const text = ip.trim().toLowerCase();
   const v4 = MAPPED_V4.exec(text)?.[1] ?? text;
   if (isIPv4(v4)) {

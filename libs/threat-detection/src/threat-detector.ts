@@ -7,7 +7,7 @@ import { publishPending, relayUnpublished, traceRefOf } from './alert-publisher'
 import { insertAlerts, rememberSources, type StoredAlert, type TraceRef } from './alert-store';
 import { addDays, evaluateChunkRules, type DomainHistory } from './chunk-rules';
 import { trafficByDomain, type DomainTraffic, type TrafficChunk } from './chunk-traffic';
-import { keyOf, loadDayTotals, loadFailingSources, loadMonitored, loadRuleRows, loadSeenKeys, type MonitoredDomain } from './detection-state';
+import { keyOf, loadAlerted, loadDayTotals, loadFailingSources, loadMonitored, loadRuleRows, loadSeenKeys, type MonitoredDomain } from './detection-state';
 import { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
 import { resolveRuleSettings, type RuleSettings } from './rule-settings';
 import { sourceApproval, sourceKey } from './source-identity';
@@ -39,6 +39,7 @@ export interface DetectionOutcome {
 }
 
 const NOTHING: Promise<number> = Promise.resolve(0);
+const KNOWN_SEEN_MAX = 200_000;
 
 /**
  * Threat detection in the aggregation path, bypassing every cache: rules evaluated on what was just aggregated,
@@ -54,6 +55,12 @@ const NOTHING: Promise<number> = Promise.resolve(0);
 export class ThreatDetector {
   private readonly now: () => number;
   private readonly publishing = new Set<Promise<number>>();
+  /**
+   * Source keys known to be in alert_seen_sources (read there, or remembered by a committed pass). Being seen is
+   * for good, so a key found here needs neither the read nor the insert again: in steady state a pass asks
+   * PostgreSQL only about sources it has not met before. Bounded: emptied when full, then relearned.
+   */
+  private readonly knownSeen = new Set<string>();
 
   constructor(private readonly options: ThreatDetectorOptions) {
     this.now = options.now ?? Date.now;
@@ -63,11 +70,14 @@ export class ThreatDetector {
   async checkChunks(chunks: readonly ChunkToCheck[]): Promise<DetectionOutcome> {
     const candidates = chunks.filter(({ chunk }) => !chunk.duplicateOf && chunk.records.length > 0);
     if (candidates.length === 0) return { alerts: [], published: NOTHING };
+    const remembered: string[] = [];
     const alerts = await this.options.db.transaction(async (tx) => {
       const fresh = await this.takeFromLedger(tx, candidates);
       if (fresh.length === 0) return [];
-      return this.evaluateChunks(tx, trafficByDomain(fresh));
+      return this.evaluateChunks(tx, trafficByDomain(fresh), remembered);
     });
+    // Committed: these are seen for good.
+    this.learnSeen(remembered);
     return this.afterCommit(alerts);
   }
 
@@ -132,7 +142,14 @@ export class ThreatDetector {
     return chunks.filter((_, i) => taken.delete(ids[i]));
   }
 
-  private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>): Promise<StoredAlert[]> {
+  private learnSeen(keys: Iterable<string>): void {
+    for (const key of keys) {
+      if (this.knownSeen.size >= KNOWN_SEEN_MAX) this.knownSeen.clear();
+      this.knownSeen.add(key);
+    }
+  }
+
+  private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>, remembered: string[]): Promise<StoredAlert[]> {
     const monitored = await loadMonitored(tx, traffic);
     const watched = traffic.filter((t) => monitored.has(keyOf(t.tenantId, t.domain)));
     if (watched.length === 0) return [];
@@ -157,7 +174,9 @@ export class ThreatDetector {
       if (!alert.names || !storedKeys.has(keyOf(alert.tenantId, alert.rule, alert.domain))) continue;
       seen.push(...alert.names.map((n) => ({ tenantId: alert.tenantId, domain: alert.domain, ...n })));
     }
-    await rememberSources(tx, seen);
+    const toRemember = seen.filter((s) => !this.knownSeen.has(keyOf(s.tenantId, s.domain, s.key)));
+    await rememberSources(tx, toRemember);
+    remembered.push(...toRemember.map((s) => keyOf(s.tenantId, s.domain, s.key)));
     return stored;
   }
 
@@ -185,27 +204,58 @@ export class ThreatDetector {
     const seenAsked = traffic.flatMap((t) =>
       t.sources.map((s) => ({ tenantId: t.tenantId, domain: t.domain, key: sourceKey(s, settings.get(t.tenantId)!.new_source.thresholds) })),
     );
-    const seen = await loadSeenKeys(tx, seenAsked);
-    const failing = traffic.filter((t) => t.failingDays.length > 0);
-    const failingSources = await loadFailingSources(
+    const found = await loadSeenKeys(
       tx,
-      failing.filter((t) => settings.get(t.tenantId)!.spoofing.enabled).flatMap((t) => t.failingDays.map((day) => ({ tenantId: t.tenantId, domain: t.domain, day }))),
+      seenAsked.filter((a) => !this.knownSeen.has(keyOf(a.tenantId, a.domain, a.key))),
     );
+    // Read from committed rows: seen for good, whatever becomes of this pass.
+    this.learnSeen(found);
+    const failing = traffic.filter((t) => t.failingDays.length > 0);
+    const spike = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.failure_spike;
+    const spoofing = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.spoofing;
+    // Each domain's day totals from the per-day rollup (a few rows): the failure spike's days and baseline, and
+    // what gates the spoofing read below.
     const totals = await loadDayTotals(
       tx,
       failing
-        .filter((t) => settings.get(t.tenantId)!.failure_spike.enabled)
+        .filter((t) => spike(t).enabled || spoofing(t).enabled)
         .map((t) => {
           const days = [...t.failingDays].sort();
-          return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -settings.get(t.tenantId)!.failure_spike.thresholds.baselineDays), to: days[days.length - 1] };
+          const back = spike(t).enabled ? spike(t).thresholds.baselineDays : 0;
+          return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -back), to: days[days.length - 1] };
         }),
     );
+    // Spoofing needs the day's failing sources (to leave the approved ones out), the one read that sums counters per
+    // source: only for a day whose failing mail alone reaches the threshold (what unapproved sources send is part of
+    // it), and not for a domain whose spoofing alert of the current window is already raised (a new one would be
+    // swallowed by the dedupe).
+    const spoofable = failing.filter((t) => spoofing(t).enabled);
+    const alerted = await loadAlerted(tx, 'spoofing', spoofable, this.now());
+    const failingSources = await loadFailingSources(
+      tx,
+      spoofable
+        .filter((t) => !alerted.has(keyOf(t.tenantId, t.domain)))
+        .flatMap((t) =>
+          t.failingDays
+            .filter((day) => (totals.get(keyOf(t.tenantId, t.domain))?.get(day)?.failing ?? 0) >= spoofing(t).thresholds.minMessages)
+            .map((day) => ({ tenantId: t.tenantId, domain: t.domain, day })),
+        ),
+    );
+    // The seen keys per domain, in one pass (not a scan of all of them per domain).
+    const seenByDomain = new Map<string, Set<string>>();
+    for (const { tenantId, domain, key } of seenAsked) {
+      if (!this.knownSeen.has(keyOf(tenantId, domain, key)) && !found.has(keyOf(tenantId, domain, key))) continue;
+      const id = keyOf(tenantId, domain);
+      const keys = seenByDomain.get(id) ?? new Set<string>();
+      keys.add(key);
+      seenByDomain.set(id, keys);
+    }
     return new Map(
       traffic.map((t) => {
         const id = keyOf(t.tenantId, t.domain);
         const history: DomainHistory = {
           approved: approvals.get(id)!,
-          seenKeys: new Set([...seen].filter((k) => k.startsWith(`${id}\u0000`)).map((k) => k.slice(id.length + 1))),
+          seenKeys: seenByDomain.get(id) ?? new Set(),
           failingSourcesByDay: new Map(t.failingDays.map((day) => [day, failingSources.get(keyOf(t.tenantId, t.domain, day)) ?? []])),
           totalsByDay: totals.get(id) ?? new Map(),
         };
