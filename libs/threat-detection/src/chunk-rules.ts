@@ -100,7 +100,9 @@ function newSources({ traffic, history, settings, now }: ChunkRuleInput): { aler
     if (history.approved(s)) continue;
     const key = sourceKey(s, thresholds);
     if (history.seenKeys.has(key)) continue;
-    byKey.set(key, [...(byKey.get(key) ?? []), s]);
+    const sources = byKey.get(key);
+    if (sources) sources.push(s);
+    else byKey.set(key, [s]);
   }
   const seen: Array<{ key: string; ip: string }> = [];
   const named: Array<{ key: string; ip: string }> = [];

@@ -45,6 +45,17 @@ export interface SourceKeyOptions {
  * mail.google.com.evil.example is `domain:evil.example`, never Google.
  */
 export function sourceKey(source: { ip: string; baseDomain: string | null }, options: SourceKeyOptions): string {
+  // A pass keys each source twice (is it seen? is it new?): the same object, the same tenant's options.
+  const kept = keys.get(source);
+  if (kept && kept.options === options) return kept.key;
+  const key = computeSourceKey(source, options);
+  keys.set(source, { options, key });
+  return key;
+}
+
+const keys = new WeakMap<object, { options: SourceKeyOptions; key: string }>();
+
+function computeSourceKey(source: { ip: string; baseDomain: string | null }, options: SourceKeyOptions): string {
   if (source.baseDomain) {
     const base = source.baseDomain.toLowerCase();
     const provider = providerOf(base);
