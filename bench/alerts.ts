@@ -27,23 +27,11 @@ import * as os from 'node:os';
 import { createKafkaBus, type Bus, type Delivered } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
-import { spawnService, waitReady, type DnsTestServer, type SpawnedService } from '@dmarc/testing';
+import { waitReady, type SpawnedService } from '@dmarc/testing';
 import { generateReports } from './aggregate-reports';
 import { removeBenchTenant } from './bench-tenant';
-import { checkNoStaleMembers, stopBenchService } from './bench-services';
-import {
-  benchDnsRedisUrl,
-  clearBenchDnsCache,
-  DNS_GROUP,
-  dnsServiceEnv,
-  ENRICHED_AGGREGATION_GROUP,
-  ENRICHED_TOPIC,
-  enrichedAggregationEnv,
-  moveBenchGroupsToEnd,
-  parsedEnds,
-  releaseStandardAggregation,
-  startBenchDns,
-} from './dns-fixture';
+import { checkNoStaleMembers, spawnBenchServices, stopBenchService } from './bench-services';
+import { benchDnsRedisUrl, DNS_GROUP, ENRICHED_AGGREGATION_GROUP, ENRICHED_TOPIC, startDnsFlow, type DnsFlow } from './dns-fixture';
 import { cpuSeconds } from './process-cpu';
 import { benchEndpoints, benchServiceEnv } from './service-env';
 
@@ -91,21 +79,11 @@ async function main(): Promise<void> {
   const tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [runId])).rows[0].id;
   const services: SpawnedService[] = [];
   let bus: Bus | undefined;
-  let dnsServer: DnsTestServer | undefined;
-  const redisUrl = benchDnsRedisUrl();
-  let parsedAtStart: Map<number, string> | undefined;
+  let flow: DnsFlow | undefined;
   try {
-    dnsServer = await startBenchDns((d) => /^domain\d+\.example$/.test(d));
-    await clearBenchDnsCache(redisUrl);
-    parsedAtStart = await parsedEnds(BROKERS);
-    await moveBenchGroupsToEnd(BROKERS);
-    const extraEnv: Record<string, Record<string, string>> = { dns: dnsServiceEnv(dnsServer, redisUrl), aggregation: enrichedAggregationEnv };
-    for (const name of SERVICES) services.push(await spawnService(name, { ...extraEnv[name], ...benchServiceEnv('info', name) }));
-    setTimeout(() => {
-      for (const s of services) s.child.kill('SIGKILL');
-      console.error(`bench alerts: deadline: still running ${TIMEOUT_S + 30} s after the start, services killed`);
-      process.exit(1);
-    }, TIMEOUT_S * 1000 + 30_000).unref();
+    flow = await startDnsFlow(BROKERS, benchDnsRedisUrl(), (d) => /^domain\d+\.example$/.test(d));
+    const extraEnv = flow.env;
+    await spawnBenchServices('alerts', SERVICES, (name) => ({ ...extraEnv[name], ...benchServiceEnv('info', name) }), TIMEOUT_S, services);
     await Promise.all(services.map((s) => waitReady(s, 60_000)));
     bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-alerts', contracts: loadContracts() });
     await bus.ensureTopics([{ topic: INBOUND }, { topic: ENRICHED_TOPIC }, { topic: ALERTS }]);
@@ -222,11 +200,7 @@ async function main(): Promise<void> {
   } finally {
     await bus?.close().catch(() => undefined);
     await Promise.all(services.map(stopBenchService));
-    await dnsServer?.close();
-    await clearBenchDnsCache(redisUrl).catch(() => undefined);
-    if (parsedAtStart) {
-      await releaseStandardAggregation(BROKERS, parsedAtStart).catch((err: Error) => console.error(`bench: the aggregation group not moved past this run's chunks: ${err.message}`));
-    }
+    await flow?.release();
     await removeBenchTenant(store, tenantId);
     await store.close();
   }

@@ -1,4 +1,4 @@
-import type { SpawnedService } from '@dmarc/testing';
+import { spawnService, type SpawnedService } from '@dmarc/testing';
 import { Kafka, logLevel } from 'kafkajs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,4 +31,25 @@ export async function checkNoStaleMembers(brokers: string[], groups: string[], c
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Starts `dmarc serve NAME` for each name (its settings from `envOf`, then BENCH_ENV_<NAME>), with a last resort
+ * should the bench hang: every one SIGKILLed and the bench ended `timeoutS` + 30 s from now. The services are
+ * pushed to `into` as they start, so the caller's clean-up stops them even if a later one fails to start.
+ */
+export async function spawnBenchServices(
+  label: string,
+  names: readonly string[],
+  envOf: (name: string) => Record<string, string>,
+  timeoutS: number,
+  into: SpawnedService[],
+): Promise<SpawnedService[]> {
+  for (const name of names) into.push(await spawnService(name, envOf(name)));
+  setTimeout(() => {
+    for (const s of into) s.child.kill('SIGKILL');
+    console.error(`bench ${label}: deadline: still running ${timeoutS + 30} s after the start, services killed`);
+    process.exit(1);
+  }, timeoutS * 1000 + 30_000).unref();
+  return into;
 }

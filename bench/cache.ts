@@ -42,7 +42,7 @@ import { spawnService, waitReady, type SpawnedService } from '@dmarc/testing';
 import { generateReports, type GeneratedReport } from './aggregate-reports';
 import { removeBenchTenant } from './bench-tenant';
 import type { ReadersInput, ReadersOutput } from './cache-readers';
-import { checkNoStaleMembers, stopBenchService } from './bench-services';
+import { checkNoStaleMembers, spawnBenchServices, stopBenchService } from './bench-services';
 import { benchEndpoints, benchServiceEnv } from './service-env';
 
 const { brokers: BROKERS, databaseUrl: URL } = benchEndpoints();
@@ -307,13 +307,8 @@ async function main(): Promise<void> {
       const t = await createTenant(store, { name: `${runId}-${i}`, tier: 'enterprise', actor: 'bench:cache' });
       tenants.push({ id: t.id, apiKey: t.apiKey, domains: Array.from({ length: DOMAINS }, (_, j) => `d${j}.t${i}.${runId}.example`) });
     }
-    for (const name of PIPELINE) services.push(await spawnService(name, benchServiceEnv('warn', name)));
+    await spawnBenchServices('cache', PIPELINE, (name) => benchServiceEnv('warn', name), TIMEOUT_S, services);
     if (PIPELINE_NICE !== 0) for (const s of services) if (s.child.pid) os.setPriority(s.child.pid, PIPELINE_NICE);
-    setTimeout(() => {
-      for (const s of services) s.child.kill('SIGKILL');
-      console.error(`bench cache: deadline: still running ${TIMEOUT_S + 30} s after the start, services killed`);
-      process.exit(1);
-    }, TIMEOUT_S * 1000 + 30_000).unref();
     await Promise.all(services.map((s) => waitReady(s, 60_000)));
     bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-cache', contracts: loadContracts() });
     await bus.ensureTopics([{ topic: INBOUND }]);

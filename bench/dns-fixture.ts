@@ -107,6 +107,32 @@ export function dnsServiceEnv(server: DnsTestServer, redisUrl: string): Record<s
 /** Aggregation's settings when the DNS service runs: the enriched topic, in the bench's own group. */
 export const enrichedAggregationEnv = { SOURCE_TOPIC: ENRICHED_TOPIC, CONSUMER_GROUP: ENRICHED_AGGREGATION_GROUP };
 
+/** A run through the DNS service, set up: its loopback server, the settings of the services it changes, and its clean-up. */
+export interface DnsFlow {
+  server: DnsTestServer;
+  /** Settings for `dns` and `aggregation`. */
+  env: Record<string, Record<string, string>>;
+  /** After the run: the server closed, the bench's DNS cache emptied, the standard aggregation group moved past the run. */
+  release(): Promise<void>;
+}
+
+/** Everything a bench run through the DNS service sets up first: the server, a cold cache, its groups at the ends of their topics. */
+export async function startDnsFlow(brokers: string[], redisUrl: string, isBenchDomain: (domain: string) => boolean): Promise<DnsFlow> {
+  const server = await startBenchDns(isBenchDomain);
+  await clearBenchDnsCache(redisUrl);
+  const atStart = await parsedEnds(brokers);
+  await moveBenchGroupsToEnd(brokers);
+  return {
+    server,
+    env: { dns: dnsServiceEnv(server, redisUrl), aggregation: enrichedAggregationEnv },
+    async release() {
+      await server.close();
+      await clearBenchDnsCache(redisUrl).catch(() => undefined);
+      await releaseStandardAggregation(brokers, atStart).catch((err: Error) => console.error(`bench: the aggregation group not moved past this run's chunks: ${err.message}`));
+    },
+  };
+}
+
 /**
  * Moves the bench's own groups to the end of their topics (refused by the broker if a group has members, so a
  * run never does it under another's feet). A topic that does not exist yet is left: its groups start at its start.

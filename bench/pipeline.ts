@@ -38,28 +38,23 @@ import * as os from 'node:os';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
 import { PgStore, runMigrations } from '@dmarc/store';
-import { spawnService, waitReady, type DnsTestServer, type SpawnedService } from '@dmarc/testing';
+import { waitReady, type SpawnedService } from '@dmarc/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { generateReports, type GeneratedReport } from './aggregate-reports';
 import { removeBenchTenant } from './bench-tenant';
-import { checkNoStaleMembers, stopBenchService } from './bench-services';
+import { checkNoStaleMembers, spawnBenchServices, stopBenchService } from './bench-services';
 import {
   benchDnsRedisUrl,
-  clearBenchDnsCache,
   DNS_GROUP,
   dmarcRecordOf,
   dnsMetrics,
-  dnsServiceEnv,
   ENRICHED_AGGREGATION_GROUP,
   ENRICHED_TOPIC,
-  enrichedAggregationEnv,
   expectedPtr,
-  moveBenchGroupsToEnd,
-  parsedEnds,
-  releaseStandardAggregation,
   SPF_RECORD,
-  startBenchDns,
+  startDnsFlow,
   upstreamQueries,
+  type DnsFlow,
 } from './dns-fixture';
 import { cpuSeconds, InfraCpu } from './process-cpu';
 import { benchEndpoints, benchServiceEnv } from './service-env';
@@ -140,26 +135,12 @@ async function main(): Promise<void> {
   const tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, [runId])).rows[0].id;
   const services: SpawnedService[] = [];
   let bus: Bus | undefined;
-  let dnsServer: DnsTestServer | undefined;
-  const redisUrl = benchDnsRedisUrl();
-  let parsedAtStart: Map<number, string> | undefined;
+  let flow: DnsFlow | undefined;
   try {
-    const extraEnv: Record<string, Record<string, string>> = {};
-    if (DNS) {
-      dnsServer = await startBenchDns((d) => /^domain\d+\.example$/.test(d));
-      await clearBenchDnsCache(redisUrl);
-      parsedAtStart = await parsedEnds(BROKERS);
-      await moveBenchGroupsToEnd(BROKERS);
-      extraEnv.dns = dnsServiceEnv(dnsServer, redisUrl);
-      extraEnv.aggregation = enrichedAggregationEnv;
-    }
-    for (const name of SERVICES) services.push(await spawnService(name, { ...extraEnv[name], ...benchServiceEnv('info', name) }));
-    // Last resort should anything above hang past the deadline: no service outlives the bench.
-    setTimeout(() => {
-      for (const s of services) s.child.kill('SIGKILL');
-      console.error(`bench pipeline: deadline: still running ${TIMEOUT_S + 30} s after the start, services killed`);
-      process.exit(1);
-    }, TIMEOUT_S * 1000 + 30_000).unref();
+    if (DNS) flow = await startDnsFlow(BROKERS, benchDnsRedisUrl(), (d) => /^domain\d+\.example$/.test(d));
+    const extraEnv = flow?.env ?? {};
+    const dnsServer = flow?.server;
+    await spawnBenchServices('pipeline', SERVICES, (name) => ({ ...extraEnv[name], ...benchServiceEnv('info', name) }), TIMEOUT_S, services);
     await Promise.all(services.map((s) => waitReady(s, 60_000)));
     for (const s of services) s.child.once('exit', (code, signal) => s.stderr.push(`exited early: ${code ?? signal}`));
     bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-pipeline', contracts: loadContracts() });
@@ -279,11 +260,7 @@ async function main(): Promise<void> {
   } finally {
     await bus?.close().catch(() => undefined);
     await Promise.all(services.map(stopBenchService));
-    await dnsServer?.close();
-    if (DNS) await clearBenchDnsCache(redisUrl).catch(() => undefined);
-    if (parsedAtStart) {
-      await releaseStandardAggregation(BROKERS, parsedAtStart).catch((err: Error) => console.error(`bench: the aggregation group not moved past this run's chunks: ${err.message}`));
-    }
+    await flow?.release();
     await removeBenchTenant(store, tenantId);
     await store.close();
   }

@@ -1,5 +1,5 @@
-// Where the autopilot's alerts go. Defined here, wired by the service: the platform's alert store and topic
-// (dmarc.alerts) plug in behind this interface; until then the wiring logs them.
+// Where the autopilot's alerts go. Defined here, wired by the service: the dns service plugs the platform's alert
+// store and topic (dmarc.alerts, @dmarc/threat-detection) in behind this interface.
 
 export type AlertSeverity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -18,13 +18,4 @@ export interface DnsAlert {
 export interface AlertSink {
   /** Resolves once the alert is stored; a rejection makes the worker raise it again on its next pass. */
   raise(alert: DnsAlert): Promise<void>;
-}
-
-/** The default sink: one error line per alert. */
-export function loggingAlertSink(logger: { error(obj: object, msg: string): void }): AlertSink {
-  return {
-    async raise(alert) {
-      logger.error({ alert }, `alert ${alert.rule} (${alert.severity}) for ${alert.domain}: ${alert.summary}`);
-    },
-  };
 }

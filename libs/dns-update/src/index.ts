@@ -1,4 +1,4 @@
-export { loggingAlertSink, type AlertSeverity, type AlertSink, type DnsAlert } from './alert-sink';
+export { type AlertSeverity, type AlertSink, type DnsAlert } from './alert-sink';
 export {
   DEFAULT_RECORD_TTL,
   deleteAutopilot,

@@ -6,7 +6,8 @@
 import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
 import { type AlertInput, TOPICS } from '@dmarc/contracts';
 import type { Store } from '@dmarc/store';
-import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import { defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ALERT_COLUMNS, type AlertRow, storedAlert, type StoredAlert, type TraceRef } from './alert-store';
 
 export const ALERTS_TOPIC = TOPICS.alerts;
@@ -73,20 +74,22 @@ export async function relayUnpublished(db: Store, publisher: Publisher, pageSize
   }
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-const INVALID_TRACE = /^0+$/;
+// The W3C format as OpenTelemetry writes and reads it, without the global propagator: an alert names its trace
+// whether or not the process registered one.
+const w3c = new W3CTraceContextPropagator();
 
-/** The W3C ids of a delivered message's trace context (`Delivered.trace`), or undefined when it has none. */
+/** The W3C ids of a delivered message's trace context (`Delivered.trace`), or undefined when it has no valid one. */
 export function traceRefOf(context: MessageTrace | undefined): TraceRef | undefined {
-  const span = context ? trace.getSpanContext(context) : undefined;
-  if (!span || INVALID_TRACE.test(span.traceId) || INVALID_TRACE.test(span.spanId)) return undefined;
-  const flags = (span.traceFlags & TraceFlags.SAMPLED).toString(16).padStart(2, '0');
-  return { traceId: span.traceId, traceparent: `00-${span.traceId}-${span.spanId}-${flags}` };
+  if (!context) return undefined;
+  const carrier: Record<string, string> = {};
+  w3c.inject(context, carrier, defaultTextMapSetter);
+  const traceparent = carrier.traceparent;
+  const traceId = traceparent ? trace.getSpanContext(context)?.traceId : undefined;
+  return traceparent && traceId ? { traceId, traceparent } : undefined;
 }
 
 /** A trace context for a stored traceparent: a published alert continues the trace of what triggered it. */
 function traceContextOf(traceparent: string): MessageTrace | undefined {
-  const match = TRACEPARENT.exec(traceparent);
-  if (!match) return undefined;
-  return trace.setSpanContext(ROOT_CONTEXT, { traceId: match[1], spanId: match[2], traceFlags: parseInt(match[3], 16), isRemote: true });
+  const context = w3c.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter);
+  return trace.getSpanContext(context) ? context : undefined;
 }

@@ -55,6 +55,7 @@ const KNOWN_SEEN_MAX = 200_000;
 export class ThreatDetector {
   private readonly now: () => number;
   private readonly publishing = new Set<Promise<number>>();
+  private relayTimer: NodeJS.Timeout | undefined;
   /**
    * Source keys known to be in alert_seen_sources (read there, or remembered by a committed pass). Being seen is
    * for good, so a key found here needs neither the read nor the insert again: in steady state a pass asks
@@ -118,9 +119,24 @@ export class ThreatDetector {
     return this.afterCommit(stored);
   }
 
-  /** Publishes every alert left unpublished; for a timer. */
+  /** Publishes every alert left unpublished (a crash between commit and publish, a broker outage). */
   relay(): Promise<number> {
     return relayUnpublished(this.options.db, this.options.publisher);
+  }
+
+  /** A relay pass now and every `intervalMs`; a failed pass is logged and left to the next. */
+  startRelay(intervalMs: number): void {
+    this.stopRelay();
+    const pass = () =>
+      void this.relay().catch((err: unknown) => this.options.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'relaying unpublished alerts failed; next time'));
+    this.relayTimer = setInterval(pass, intervalMs);
+    this.relayTimer.unref();
+    pass();
+  }
+
+  stopRelay(): void {
+    if (this.relayTimer) clearInterval(this.relayTimer);
+    this.relayTimer = undefined;
   }
 
   /** Waits for the publishes under way: on shutdown, before the producer closes. */

@@ -124,14 +124,11 @@ export const aggregationService = defineService({
           for (const alert of alerts) raised.add(1, { rule: alert.rule });
         };
         if (detector) {
-          const relay = () => detector.relay().catch((err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'relaying unpublished alerts failed; next time'));
-          const relaying = setInterval(() => void relay(), config.ALERT_RELAY_INTERVAL_MS);
-          relaying.unref();
-          ctx.onShutdown(() => clearInterval(relaying));
+          ctx.onShutdown(() => detector.stopRelay());
           // Registered after the bus's close (clients.attach), so it runs before it: publishes under way finish first. One
           // started by the batch the consumer finishes while closing may find the producer gone: the relay sends it.
           ctx.onShutdown(() => detector.drain());
-          void relay();
+          detector.startRelay(config.ALERT_RELAY_INTERVAL_MS);
           await bus.consume<typeof TOPICS.dnsChanges>({
             groupId: config.DNS_CHANGES_CONSUMER_GROUP ?? `${config.CONSUMER_GROUP}-dns-changes`,
             topics: [TOPICS.dnsChanges],
