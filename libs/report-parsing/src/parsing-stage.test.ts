@@ -282,6 +282,21 @@ describe('ParsingStage', () => {
       expect(await stage(2).handle(byRef.received)).toEqual({ documents: 1, records: 1, chunks: 1, duplicates: 0 });
     });
 
+    it('leaves to handle() at its header an input of more than 1 MiB of text, still claiming its identity in order', async () => {
+      // One record, padded past 1 MiB with comments: too long to hold, though it would fit one chunk.
+      const padded = xml('l-1', 1).replace('</policy_published>', `</policy_published>${`<!--${'x'.repeat(1000)}-->`.repeat(1100)}`);
+      const long = await item(gzipSync(padded), 'long.xml.gz');
+      const plain = await item(Buffer.from(padded), 'long.xml');
+      const small = await item(Buffer.from(xml('l-1', 1)), 'small.xml');
+      const from = published.length;
+      expect(await stage(10).handleMany([long, plain, small])).toEqual([null, null, { documents: 1, records: 1, chunks: 1, duplicates: 1 }]);
+      await settle();
+      expect(of([long, plain], from)).toEqual([]);
+      expect(of([small], from).map((p) => p.duplicateOf)).toEqual([long.received.reportId]);
+      expect(await stage(10).handle(long.received)).toEqual({ documents: 1, records: 1, chunks: 1, duplicates: 0 });
+      expect(await stage(10).handle(plain.received)).toEqual({ documents: 1, records: 1, chunks: 1, duplicates: 1 });
+    });
+
     it('decides duplicates within a batch and against an earlier one as handle() would, one after the other', async () => {
       const first = await item(Buffer.from(xml('d-1', 1)), 'a.xml');
       const again = await item(gzipSync(xml('d-1', 1)), 'a.xml.gz');
