@@ -24,9 +24,18 @@ export interface ReadersOutput {
   failed: number;
   statuses: Record<string, number>;
   latencies: number[];
+  /** The same latencies by dashboard kind (summary, sources, trends). */
+  byKind: Record<string, number[]>;
+  /**
+   * A control: /healthz of the same API processes, up to CONTROL_RATE times a second, one at a time, each
+   * timed from its send as the closed-loop reads are: what a trivial request waits for on this machine.
+   */
+  control: number[];
 }
 
 const KINDS = ['summary', 'sources', 'trends'];
+/** /healthz reads a second at most (the API processes in turn) for the control figure. */
+const CONTROL_RATE = 50;
 
 function get(agent: Agent, url: string, apiKey: string): Promise<number> {
   return new Promise((resolve) => {
@@ -44,7 +53,7 @@ async function run(input: ReadersInput): Promise<ReadersOutput> {
   const agent = new Agent({ keepAlive: true, maxSockets: input.connections + 2 });
   let stopped = false;
   parentPort!.once('message', () => (stopped = true));
-  const out: ReadersOutput = { reads: 0, failed: 0, statuses: {}, latencies: [] };
+  const out: ReadersOutput = { reads: 0, failed: 0, statuses: {}, latencies: [], byKind: Object.fromEntries(KINDS.map((k) => [k, []])), control: [] };
   const interval = input.rate > 0 ? (1000 * input.connections) / input.rate : 0;
   const reader = async (n: number) => {
     const r = seededRandom(1000 + n);
@@ -62,13 +71,28 @@ async function run(input: ReadersInput): Promise<ReadersOutput> {
       const kind = KINDS[Math.floor(r() * KINDS.length)];
       const base = input.bases[Math.floor(r() * input.bases.length)];
       const status = await get(agent, `${base}/v1/domains/${domain}/${kind}`, tenant.apiKey);
-      out.latencies.push(performance.now() - due);
+      const ms = performance.now() - due;
+      out.latencies.push(ms);
+      out.byKind[kind].push(ms);
       out.statuses[status] = (out.statuses[status] ?? 0) + 1;
       if (status === 200) out.reads++;
       else out.failed++;
     }
   };
-  await Promise.all(Array.from({ length: input.connections }, (_, n) => reader(n)));
+  const control = async () => {
+    const controlAgent = new Agent({ keepAlive: true, maxSockets: input.bases.length });
+    for (let k = 0; !stopped; k++) {
+      const sent = performance.now();
+      await get(controlAgent, `${input.bases[k % input.bases.length]}/healthz`, '');
+      const ms = performance.now() - sent;
+      out.control.push(ms);
+      // Paced, not caught up: one slow answer must not make the next ones late (each is timed from its send).
+      const wait = 1000 / CONTROL_RATE - ms;
+      if (wait > 0 && !stopped) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    controlAgent.destroy();
+  };
+  await Promise.all([...Array.from({ length: input.connections }, (_, n) => reader(n)), control()]);
   agent.destroy();
   return out;
 }

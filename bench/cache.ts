@@ -20,16 +20,23 @@
  *   reads they answered. `statementsSaved` = 1 - tiered / off.
  * - Hit ratio per tier and type: dmarc_cache_reads_total{tier,type} of the API processes (tiered phase).
  * - Latency: p50/p99 of each read, as the client sees it (HTTP on loopback included), timed by readers in a
- *   worker thread of their own (bench/cache-readers.ts), so the publisher's work is not counted as read time.
+ *   worker thread of their own (bench/cache-readers.ts), so the publisher's work is not counted as read time;
+ *   also by kind, and a control: /healthz of the same processes, 50 a second, timed the same way.
  * - Invalidation: BENCH_CHANGES policy changes (default 20), each sent to one API process after both have
  *   the policy cached; the time from sending the PUT until both processes answer the new policy (polled
  *   every millisecond or so), p50/p99/max.
- * BENCH_PIPELINE_NICE: the pipeline services' nice value (default 0), as ops would set it on a shared host.
+ * BENCH_PIPELINE_NICE: the pipeline services' nice value (default 0), as ops would set it on a shared host; the
+ *   spike's publishing thread gets it too while it publishes (its senders are other machines in production).
+ *   `aggregatedSecondsAfterSpike` shows what it costs the pipeline: the time from the spike's last publish until
+ *   all of it is aggregated. BENCH_PIPELINE_CPUS: the CPUs the pipeline services are confined to (`taskset -c`
+ *   list; default any), the one-host form of giving bulk ingestion cores of its own.
  * The API's rate limit is raised for the run (RATE_LIMIT_ENTERPRISE): this measures the cache, not the
  * limiter. Tenants and their rows are removed afterwards; every process started is stopped; BENCH_TIMEOUT_S
  * (default 300) aborts the run.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -60,6 +67,8 @@ const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
  * over bulk ingestion this way; in a cluster they would not share cores at all.
  */
 const PIPELINE_NICE = Number(process.env.BENCH_PIPELINE_NICE ?? 0);
+/** The CPUs the pipeline services may run on, as `taskset -c` takes them (e.g. `1`); '' (default): any. */
+const PIPELINE_CPUS = process.env.BENCH_PIPELINE_CPUS ?? '';
 const PIPELINE = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
 const GROUPS = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
 const INBOUND = 'dmarc.reports.inbound';
@@ -73,6 +82,10 @@ interface Tenant {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null);
 const round = (x: number | null, digits = 2) => (x === null ? null : Number(x.toFixed(digits)));
+const percentiles = (ms: number[]) => {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return { n: sorted.length, p50Ms: round(quantile(sorted, 0.5)), p99Ms: round(quantile(sorted, 0.99)) };
+};
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS + 4 });
 
 /** One HTTP request on the keep-alive agent: status and body. */
@@ -148,6 +161,16 @@ const statementsOf = async (apis: SpawnedService[]) =>
 
 
 
+/**
+ * BENCH_PIPELINE_NICE and BENCH_PIPELINE_CPUS applied to a pipeline service: every thread it has (Linux keeps a
+ * nice value per thread, so renicing the process id alone left its GC helpers and libuv pool at 0; threads it
+ * starts later inherit from their creator).
+ */
+function confinePipeline(pid: number): void {
+  if (PIPELINE_NICE !== 0) for (const tid of readdirSync(`/proc/${pid}/task`)) os.setPriority(Number(tid), PIPELINE_NICE);
+  if (PIPELINE_CPUS) execFileSync('taskset', ['-a', '-p', '-c', PIPELINE_CPUS, String(pid)], { stdio: 'ignore' });
+}
+
 /** This phase's spike, generated before anything is timed: reports for the tenants' domains. */
 function spikeReports(tenants: Tenant[], runId: string, seed: number): { reports: GeneratedReport[]; owner: Map<string, string> } {
   const owner = new Map<string, string>();
@@ -177,19 +200,44 @@ async function publishSpike(bus: Bus, { reports, owner }: { reports: GeneratedRe
   await Promise.all(inFlight);
 }
 
-/** The readers (bench/cache-readers.ts) in a worker thread until `until` settles. */
-async function readLoad(apis: SpawnedService[], tenants: Tenant[], until: Promise<unknown>): Promise<ReadersOutput> {
+/**
+ * The readers (bench/cache-readers.ts) in a worker thread, started before `spike` is called and stopped when
+ * what it returns settles. With BENCH_PIPELINE_NICE the publishing thread (this one: the spike's senders,
+ * which in production are other machines) runs at the pipeline's nice value while it publishes, the readers'
+ * thread at the normal one: Linux keeps a nice value per thread, and the worker's is taken at its creation.
+ */
+async function readLoad(apis: SpawnedService[], tenants: Tenant[], spike: () => Promise<void>): Promise<{ reads: ReadersOutput; publisherNice: number }> {
   const input: ReadersInput = { bases: apis.map((a) => a.base), tenants: tenants.map((t) => ({ apiKey: t.apiKey, domains: t.domains })), connections: CONNECTIONS, rate: READ_RATE };
   const worker = new Worker(join(__dirname, 'cache-readers.ts'), { workerData: input, execArgv: ['--require', require.resolve('tsx/cjs')] });
   const result = new Promise<ReadersOutput>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  await until.catch(() => undefined);
-  worker.postMessage('stop');
-  const out = await result;
+  const publisherNice = PIPELINE_NICE !== 0 ? setThreadNice(PIPELINE_NICE) : 0;
+  try {
+    await spike();
+  } finally {
+    if (publisherNice !== 0) restoreThreadNice();
+    worker.postMessage('stop');
+  }
+  const reads = await result;
   await worker.terminate();
-  return out;
+  return { reads, publisherNice };
+}
+
+/** This thread's nice value set (the main thread's id is the process id); what it is now. */
+function setThreadNice(nice: number): number {
+  os.setPriority(process.pid, nice);
+  return os.getPriority(process.pid);
+}
+
+/** Back to 0 for what follows (the next phase's readers inherit it); lowering a nice value needs CAP_SYS_NICE. */
+function restoreThreadNice(): void {
+  try {
+    os.setPriority(process.pid, 0);
+  } catch (err) {
+    throw new Error(`cannot restore the publishing thread's nice value to 0 (${(err as Error).message}): run as root or without BENCH_PIPELINE_NICE`);
+  }
 }
 
 /** Waits until every report of the phase is aggregated, so the next phase starts from a quiet pipeline. */
@@ -218,14 +266,15 @@ async function phase(mode: 'tiered' | 'off', bus: Bus, store: PgStore, tenants: 
     const serverBefore = await serverBuckets(apis);
     const reports = spikeReports(tenants, `${runId}-${mode}`, seed);
     const t0 = Date.now();
-    const spike = publishSpike(bus, reports);
-    const reads = await readLoad(apis, tenants, spike);
-    await spike;
-    const seconds = (Date.now() - t0) / 1000;
+    const { reads, publisherNice } = await readLoad(apis, tenants, () => publishSpike(bus, reports));
+    const spikeEnd = Date.now();
+    const seconds = (spikeEnd - t0) / 1000;
+    // Started now, so the time the pipeline takes to finish the spike is measured from its last publish.
+    const drained = waitAggregated(store, tenants, aggregatedBefore + SPIKE_REPORTS, deadline).then((n) => ({ n, at: Date.now() }));
     const statements = (await statementsOf(apis)) - before;
     const serverAfter = await serverBuckets(apis);
     const hits = mode === 'tiered' ? (await Promise.all(apis.map((a) => metric(a.base, 'dmarc_cache_reads_total')))).flat() : [];
-    const aggregated = await waitAggregated(store, tenants, aggregatedBefore + SPIKE_REPORTS, deadline);
+    const { n: aggregated, at: drainedAt } = await drained;
     const sorted = reads.latencies.sort((a, b) => a - b);
     return {
       apis,
@@ -237,6 +286,9 @@ async function phase(mode: 'tiered' | 'off', bus: Bus, store: PgStore, tenants: 
         p50Ms: round(quantile(sorted, 0.5)),
         p99Ms: round(quantile(sorted, 0.99)),
         maxMs: round(quantile(sorted, 1)),
+        byKind: Object.fromEntries(Object.entries(reads.byKind).map(([kind, ms]) => [kind, percentiles(ms)])),
+        // /healthz of the same processes from the readers' thread, 50 a second: the wait a trivial request sees.
+        control: percentiles(reads.control),
         // The same reads as the API processes timed them (request read to reply sent), as histogram bucket bounds:
         // the rest of the client's time is the machine (run queues) and loopback.
         serverP50MsAtMost: bucketQuantile(serverBefore, serverAfter, 0.5),
@@ -246,6 +298,9 @@ async function phase(mode: 'tiered' | 'off', bus: Bus, store: PgStore, tenants: 
         ...(mode === 'tiered' ? { hitRatio: hitRatio(hits) } : {}),
         spikeSeconds: round(seconds, 1),
         aggregatedAfter: aggregated - aggregatedBefore,
+        // From the spike's last publish until every one of its reports was aggregated (polled every 250 ms).
+        aggregatedSecondsAfterSpike: round((drainedAt - spikeEnd) / 1000, 1),
+        publisherNice,
       },
     };
   } catch (err) {
@@ -308,7 +363,7 @@ async function main(): Promise<void> {
       tenants.push({ id: t.id, apiKey: t.apiKey, domains: Array.from({ length: DOMAINS }, (_, j) => `d${j}.t${i}.${runId}.example`) });
     }
     await spawnBenchServices('cache', PIPELINE, (name) => benchServiceEnv('warn', name), TIMEOUT_S, services);
-    if (PIPELINE_NICE !== 0) for (const s of services) if (s.child.pid) os.setPriority(s.child.pid, PIPELINE_NICE);
+    for (const s of services) if (s.child.pid) confinePipeline(s.child.pid);
     await Promise.all(services.map((s) => waitReady(s, 60_000)));
     bus = await createKafkaBus({ brokers: BROKERS, clientId: 'dmarc-bench-cache', contracts: loadContracts() });
     await bus.ensureTopics([{ topic: INBOUND }]);
@@ -332,6 +387,7 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         readRate: READ_RATE || 'closed loop',
         pipelineNice: PIPELINE_NICE,
+        pipelineCpus: PIPELINE_CPUS || 'any',
         spike: { reports: SPIKE_REPORTS, rate: SPIKE_RATE },
         tiered: tiered.figures,
         off: off.figures,

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheScope, type ApiDeps } from '../api-deps';
 import { callerOf } from '../request-context';
 import { domainParams, errors } from '../schemas';
+import { WireBodies } from './wire-bodies';
 
 const tags = ['dashboard'];
 const day = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'UTC day, YYYY-MM-DD (inclusive)' } as const;
@@ -24,6 +25,7 @@ interface RangeQuery {
  */
 export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const now = deps.now ?? Date.now;
+  const wire = new WireBodies();
   const target = (request: FastifyRequest<{ Params: { domain: string }; Querystring: RangeQuery }>) => {
     const domain = parseDomainName(request.params.domain, 'domain');
     try {
@@ -40,6 +42,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
   const cachedFigures = (reply: FastifyReply, caller: Caller, type: string, id: string[], load: () => Promise<unknown>, options?: EntryOptions) =>
     json(
       reply,
+      wire,
       deps.cache.getOrLoad(
         cacheScope(caller),
         type,
@@ -118,13 +121,14 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): vo
 /**
  * Sends a cached body that is already JSON text. Dashboard entries are cached serialised: a sources list of a
  * thousand senders is ~200 KB, and serialising it again on every hit cost more than the rest of the read
- * (bench:cache: p50 11.8 ms during a spike with 98 % L1 hits). Fastify sends a string with a JSON content type
- * as it is; the route's response schema documents the shape (/docs/json).
+ * (bench:cache: p50 11.8 ms during a spike with 98 % L1 hits); a large one goes out as the bytes kept for it
+ * (WireBodies), not encoded again. Fastify sends a string or a Buffer with a JSON content type as it is; the
+ * route's response schema documents the shape (/docs/json).
  */
-async function json(reply: FastifyReply, body: Promise<string>): Promise<string> {
+async function json(reply: FastifyReply, wire: WireBodies, body: Promise<string>): Promise<string | Buffer> {
   const text = await body;
   void reply.type('application/json; charset=utf-8');
-  return text;
+  return wire.bodyOf(text);
 }
 
 /** Reports about a day keep arriving for a few days after it (senders report yesterday, some later). */
