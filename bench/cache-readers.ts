@@ -31,11 +31,14 @@ export interface ReadersOutput {
    * timed from its send as the closed-loop reads are: what a trivial request waits for on this machine.
    */
   control: number[];
+  /** How late a timer due every 20 ms fired in this thread (ms): time the readers could not run. */
+  loopLag: number[];
 }
 
 const KINDS = ['summary', 'sources', 'trends'];
 /** /healthz reads a second at most (the API processes in turn) for the control figure. */
 const CONTROL_RATE = 50;
+const LAG_PROBE_MS = 20;
 
 function get(agent: Agent, url: string, apiKey: string): Promise<number> {
   return new Promise((resolve) => {
@@ -53,7 +56,7 @@ async function run(input: ReadersInput): Promise<ReadersOutput> {
   const agent = new Agent({ keepAlive: true, maxSockets: input.connections + 2 });
   let stopped = false;
   parentPort!.once('message', () => (stopped = true));
-  const out: ReadersOutput = { reads: 0, failed: 0, statuses: {}, latencies: [], byKind: Object.fromEntries(KINDS.map((k) => [k, []])), control: [] };
+  const out: ReadersOutput = { reads: 0, failed: 0, statuses: {}, latencies: [], byKind: Object.fromEntries(KINDS.map((k) => [k, []])), control: [], loopLag: [] };
   const interval = input.rate > 0 ? (1000 * input.connections) / input.rate : 0;
   const reader = async (n: number) => {
     const r = seededRandom(1000 + n);
@@ -92,7 +95,14 @@ async function run(input: ReadersInput): Promise<ReadersOutput> {
     }
     controlAgent.destroy();
   };
+  let due = performance.now() + LAG_PROBE_MS;
+  const probe = setInterval(() => {
+    const at = performance.now();
+    out.loopLag.push(Math.max(0, at - due));
+    due = at + LAG_PROBE_MS;
+  }, LAG_PROBE_MS);
   await Promise.all([...Array.from({ length: input.connections }, (_, n) => reader(n)), control()]);
+  clearInterval(probe);
   agent.destroy();
   return out;
 }

@@ -21,7 +21,10 @@
  * - Hit ratio per tier and type: dmarc_cache_reads_total{tier,type} of the API processes (tiered phase).
  * - Latency: p50/p99 of each read, as the client sees it (HTTP on loopback included), timed by readers in a
  *   worker thread of their own (bench/cache-readers.ts), so the publisher's work is not counted as read time;
- *   also by kind, and a control: /healthz of the same processes, 50 a second, timed the same way.
+ *   also by kind, and a control: /healthz of the same processes, 50 a second, timed the same way. Where the
+ *   time goes: the API processes' own request histogram (from the request read to the reply sent), and how
+ *   late a 20 ms timer fired in the API processes (dmarc_event_loop_lag) and in the readers' thread: the time
+ *   each side could not run at all.
  * - Invalidation: BENCH_CHANGES policy changes (default 20), each sent to one API process after both have
  *   the policy cached; the time from sending the PUT until both processes answer the new policy (polled
  *   every millisecond or so), p50/p99/max.
@@ -132,20 +135,26 @@ async function metric(base: string, name: string, suffixes = ['', '_total']): Pr
 }
 
 /**
- * The API processes' own request-duration histogram (dmarc_http_server_duration) over the dashboard routes,
- * bucket counts summed across processes: le (ms) → cumulative count.
+ * One of the API processes' own histograms over their lifetime, bucket counts summed across processes: le (ms) →
+ * cumulative count. `route`: only the samples of routes it matches (the request histogram's dashboard routes).
  */
-async function serverBuckets(apis: SpawnedService[]): Promise<Map<number, number>> {
+async function histogramBuckets(apis: SpawnedService[], name: string, route?: RegExp): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const api of apis) {
-    for (const { labels, value } of await metric(api.base, 'dmarc_http_server_duration', ['_bucket', '_milliseconds_bucket'])) {
-      if (!/^\/v1\/domains\/:domain\/(summary|sources|trends)$/.test(labels.route ?? '')) continue;
+    for (const { labels, value } of await metric(api.base, name, ['_bucket', '_milliseconds_bucket'])) {
+      if (route && !route.test(labels.route ?? '')) continue;
       const bound = labels.le === '+Inf' ? Infinity : Number(labels.le);
       out.set(bound, (out.get(bound) ?? 0) + value);
     }
   }
   return out;
 }
+
+/** dmarc_http_server_duration of the dashboard routes (request read to reply sent) and dmarc_event_loop_lag. */
+const serverBuckets = async (apis: SpawnedService[]) => ({
+  requests: await histogramBuckets(apis, 'dmarc_http_server_duration', /^\/v1\/domains\/:domain\/(summary|sources|trends)$/),
+  loopLag: await histogramBuckets(apis, 'dmarc_event_loop_lag'),
+});
 
 /** The bucket bound under which a share q of the requests between two readings fell (an upper bound). */
 function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number | null {
@@ -291,8 +300,13 @@ async function phase(mode: 'tiered' | 'off', bus: Bus, store: PgStore, tenants: 
         control: percentiles(reads.control),
         // The same reads as the API processes timed them (request read to reply sent), as histogram bucket bounds:
         // the rest of the client's time is the machine (run queues) and loopback.
-        serverP50MsAtMost: bucketQuantile(serverBefore, serverAfter, 0.5),
-        serverP99MsAtMost: bucketQuantile(serverBefore, serverAfter, 0.99),
+        serverP50MsAtMost: bucketQuantile(serverBefore.requests, serverAfter.requests, 0.5),
+        serverP99MsAtMost: bucketQuantile(serverBefore.requests, serverAfter.requests, 0.99),
+        // How late the API processes' 20 ms loop probe fired (dmarc_event_loop_lag), and the readers' own thread's:
+        // time each side could not run at all (busy, or waiting for a CPU), as bucket bounds / measured.
+        apiLoopLagP50MsAtMost: bucketQuantile(serverBefore.loopLag, serverAfter.loopLag, 0.5),
+        apiLoopLagP99MsAtMost: bucketQuantile(serverBefore.loopLag, serverAfter.loopLag, 0.99),
+        readersLoopLag: percentiles(reads.loopLag),
         dbStatements: statements,
         dbStatementsPerRead: round(statements / Math.max(1, reads.reads), 4),
         ...(mode === 'tiered' ? { hitRatio: hitRatio(hits) } : {}),

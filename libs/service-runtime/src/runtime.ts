@@ -4,6 +4,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { traceHttpRequests } from './http-tracing';
 import { describeError } from './errors';
 import { installErrorHandler } from './http-errors';
+import { observeLoopLag } from './loop-lag';
 import { Readiness } from './readiness';
 
 export interface ServiceContext {
@@ -73,6 +74,7 @@ export async function runService(def: ServiceDefinition, options: RunOptions): P
     done();
   });
   traceHttpRequests(http, new Set(['/healthz', '/readyz', '/metrics']));
+  const stopLoopLag = observeLoopLag(telemetry.meter);
   const readiness = new Readiness();
   const abort = new AbortController();
   const stops: Array<() => Promise<void> | void> = [];
@@ -110,6 +112,7 @@ export async function runService(def: ServiceDefinition, options: RunOptions): P
         }
       }
       await http.close();
+      stopLoopLag();
       await telemetry.shutdown();
       logger.info('stopped');
       logger.flush();
