@@ -172,7 +172,8 @@ export function normaliseDomain(name: string): string {
 // One spelling per address: 2001:DB8:0::1 and 2001:db8::1 are the same source.
 function normaliseIp(raw: string): string {
   const ip = raw.trim().toLowerCase();
-  if (!isIPv6(ip)) return ip;
+  // Most are IPv4: no colon, no IPv6 (whose check is a long regular expression).
+  if (!ip.includes(':') || !isIPv6(ip)) return ip;
   return new SocketAddress({ address: ip, family: 'ipv6' }).address;
 }
 

@@ -258,12 +258,21 @@ export async function applyChunks(db: Queryable, items: ReadonlyArray<ChunkToApp
 export async function applyChunksMerged(db: Queryable, items: ReadonlyArray<ChunkToApply>): Promise<ApplyResult[]> {
   let merged: ApplyResult[] | undefined;
   try {
-    merged = await apply(db, items, true);
+    merged = await applyChunksMergedIfNew(db, items);
   } catch {
     // Whatever failed, nothing of the statement was written; the exact path fails again with the real cause
     // if it was not the race with a concurrent delivery.
   }
   return merged ?? (await apply(db, items, false))!;
+}
+
+/**
+ * The merged statement alone: undefined when the ledger already holds a chunk of the batch (nothing written; apply
+ * it with `applyChunks`), and an error when a concurrent delivery took one meanwhile. For a caller inside its own
+ * transaction, which that error aborts: it runs the transaction again with `applyChunks`.
+ */
+export function applyChunksMergedIfNew(db: Queryable, items: ReadonlyArray<ChunkToApply>): Promise<ApplyResult[] | undefined> {
+  return apply(db, items, true);
 }
 
 /** Undefined when a merged batch was refused (a chunk already in the ledger): nothing was written. */
@@ -358,8 +367,11 @@ function nullableTexts(values: Array<string | null>): string {
   return `{${values.map((v) => (v === null ? 'NULL' : quoted(v))).join(',')}}`;
 }
 
+const NEEDS_ESCAPE = /[\\"]/;
+
 function quoted(value: string): string {
-  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
+  // Most values (addresses, domains) have nothing to escape: tested without building a copy.
+  return NEEDS_ESCAPE.test(value) ? `"${value.replace(/[\\"]/g, '\\$&')}"` : `"${value}"`;
 }
 
 // The ledger is keyed by report id and chunk alone. Report ids are derived from the tenant and the

@@ -1,5 +1,5 @@
 export { countChunk, normaliseDomain, utcDay, type ChunkCounts, type CounterDelta, type PolicySeen } from './chunk-counts';
-export { AGGREGATION_CONSUMER, applyChunk, applyChunks, applyChunksMerged, chunkMessageId, type ApplyResult, type ChunkSource, type ChunkToApply } from './chunk-writer';
+export { AGGREGATION_CONSUMER, applyChunk, applyChunks, applyChunksMerged, applyChunksMergedIfNew, chunkMessageId, type ApplyResult, type ChunkSource, type ChunkToApply } from './chunk-writer';
 export { pruneLedger, type PruneLedgerOptions } from './ledger-pruning';
 export { daysOf, resolveDayRange, type DayRange, type DayRangeOptions } from './day-range';
 export {
@@ -20,9 +20,11 @@ export {
   ANNOUNCE_EVERY_CHUNKS,
   PARSED_TOPIC,
   ReportAggregator,
+  type AppliedChunk,
   type ChunkDelivery,
   type ChunkOutcome,
   type ReportAggregatorOptions,
+  type WithinFlush,
 } from './report-aggregator';
 export { FIXTURE_BEGIN, FIXTURE_END, fixtureChunk, fixtureChunks, fixtureRawReport, fixtureRecord } from './report-chunk-fixtures';
 export { mergeCounters, type MergedCounters } from './counter-merge';

@@ -272,4 +272,67 @@ describe('ReportAggregator (PGlite, in-process bus)', () => {
       expect(await total(t)).toEqual([{ ip: '192.0.2.1', messages: '7' }]);
     });
   });
+
+  describe('work within the flush (withinFlush)', () => {
+    const silent = { publish: async () => undefined, publishRaw: async () => undefined };
+    const tenant = async () => (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('wf') RETURNING id`)).rows[0].id;
+    const total = async (t: string) => (await store.query<{ messages: string }>('SELECT sum(messages)::text AS messages FROM aggregate_counters WHERE tenant_id = $1', [t])).rows[0].messages;
+
+    it('sees the flush’s counters, gets only the chunks it applied, and runs its follow-up once the flush committed', async () => {
+      const t = await tenant();
+      const chunk = (n: number) => fixtureChunk(t, `wf-${t}-${n}`, [fixtureRecord({ count: n })]);
+      await new ReportAggregator({ db: store, publisher: silent, writeBehind: false }).handle(chunk(2));
+      const seen: Array<{ ids: string[]; counted: string }> = [];
+      const committed: string[][] = [];
+      const agg = new ReportAggregator({
+        db: store,
+        publisher: silent,
+        writeBehind: { lingerMs: 30, maxDelayMs: 30 },
+        withinFlush: async (tx, applied) => {
+          const ids = applied.map((a) => a.counts.reportId).sort();
+          const { rows } = await tx.query<{ messages: string }>('SELECT sum(messages)::text AS messages FROM aggregate_counters WHERE tenant_id = $1', [t]);
+          seen.push({ ids, counted: rows[0].messages });
+          return () => void committed.push(ids);
+        },
+      });
+      const outcomes = await Promise.all([1, 2, 3].map((n) => agg.handle(chunk(n))));
+      expect(outcomes.map((o) => o.applied)).toEqual([true, false, true]);
+      expect(seen).toEqual([{ ids: [`wf-${t}-1`, `wf-${t}-3`], counted: '6' }]);
+      expect(committed).toEqual([[`wf-${t}-1`, `wf-${t}-3`]]);
+    });
+
+    it('rolls the counters back with it when it fails; when the merged attempt fails the exact path runs the whole flush again', async () => {
+      const t = await tenant();
+      let calls = 0;
+      const agg = new ReportAggregator({
+        db: store,
+        publisher: silent,
+        writeBehind: { lingerMs: 30, maxDelayMs: 30 },
+        withinFlush: async () => {
+          if (++calls === 1) throw new Error('the first attempt fails');
+        },
+      });
+      const outcomes = await Promise.all([1, 2].map((n) => agg.handle(fixtureChunk(t, `wf-${t}-${n}`, [fixtureRecord({ count: n })]))));
+      expect(calls).toBe(2);
+      expect(outcomes.map((o) => o.applied)).toEqual([true, true]);
+      expect(await total(t)).toBe('3');
+
+      const failing = new ReportAggregator({
+        db: store,
+        publisher: silent,
+        writeBehind: false,
+        withinFlush: async () => {
+          throw new Error('always fails');
+        },
+      });
+      await expect(failing.handle(fixtureChunk(t, `wf-${t}-9`, [fixtureRecord({ count: 100 })]))).rejects.toThrow('always fails');
+      expect(await total(t)).toBe('3');
+      expect((await store.query(`SELECT 1 FROM processed_messages WHERE message_id = $1`, [`wf-${t}-9:0`])).rowCount).toBe(0);
+    });
+
+    it('needs a store with transactions', () => {
+      const queryOnly = { query: store.query.bind(store), exec: store.exec.bind(store) };
+      expect(() => new ReportAggregator({ db: queryOnly, publisher: silent, withinFlush: async () => undefined })).toThrow('withinFlush needs a Store');
+    });
+  });
 });

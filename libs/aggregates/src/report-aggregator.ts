@@ -1,8 +1,8 @@
 import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
 import { type AggregatesUpdatedInput, type ReportParsed, TOPICS } from '@dmarc/contracts';
-import type { Queryable } from '@dmarc/store';
+import type { Queryable, Store } from '@dmarc/store';
 import { countChunk, type ChunkCounts } from './chunk-counts';
-import { applyChunks, applyChunksMerged, type ApplyResult, type ChunkSource } from './chunk-writer';
+import { applyChunks, applyChunksMerged, applyChunksMergedIfNew, type ApplyResult, type ChunkSource } from './chunk-writer';
 import { WriteBehindBuffer, type WriteBehindOptions } from './write-behind-buffer';
 
 export const PARSED_TOPIC = TOPICS.parsed;
@@ -25,8 +25,22 @@ export interface ChunkOutcome {
   counterRows: number;
 }
 
+/** A chunk a flush applied (never a redelivered one), as counted, and the trace of the message that carried it. */
+export interface AppliedChunk {
+  counts: ChunkCounts;
+  trace?: MessageTrace;
+}
+
+/**
+ * Work that commits with the counters or not at all: it runs in the flush's transaction after the counters are
+ * written (its reads see them) on the chunks the flush applied, so the aggregation ledger is its exactly-once ledger
+ * too. What it returns runs once the transaction committed (before the offsets are). Throwing rolls the flush back.
+ */
+export type WithinFlush = (tx: Queryable, applied: readonly AppliedChunk[]) => Promise<(() => void | Promise<void>) | void>;
+
 export interface ReportAggregatorOptions {
-  db: Queryable;
+  /** A Store (with transactions) when `withinFlush` is given. */
+  db: Queryable | Store;
   /** Where dmarc.aggregates.updated goes. */
   publisher: Publisher;
   /**
@@ -42,6 +56,8 @@ export interface ReportAggregatorOptions {
    * WriteBehindBuffer's defaults; false writes each call in its own statement.
    */
   writeBehind?: WriteBehindOptions | false;
+  /** Work in each flush's transaction (the threat rules); without it a flush is one statement. */
+  withinFlush?: WithinFlush;
   now?: () => number;
 }
 
@@ -72,12 +88,13 @@ export class ReportAggregator {
 
   constructor(private readonly options: ReportAggregatorOptions) {
     this.now = options.now ?? Date.now;
+    if (options.withinFlush && !('transaction' in options.db)) throw new TypeError('ReportAggregator: withinFlush needs a Store with transactions as db');
     if (options.writeBehind !== false) {
       this.buffer = new WriteBehindBuffer<Counted, ChunkOutcome>(
         {
           flush: async (items) => {
             await this.options.beforeFlush?.(items.map((i) => i.counts));
-            return this.write(items, applyChunksMerged);
+            return this.write(items, true);
           },
           rowsOf: (item) => item.counts.counters.length,
           now: this.now,
@@ -100,7 +117,7 @@ export class ReportAggregator {
    */
   async handleMany(deliveries: ReadonlyArray<ChunkDelivery>): Promise<ChunkOutcome[]> {
     const counted = deliveries.map(({ chunk, source, trace }) => ({ counts: countChunk(chunk), source, trace }));
-    return this.buffer ? this.buffer.add(counted) : this.write(counted, applyChunks);
+    return this.buffer ? this.buffer.add(counted) : this.write(counted, false);
   }
 
   /** Writes what is buffered and waits for it: before the consumer's last offset commit on shutdown. */
@@ -108,12 +125,37 @@ export class ReportAggregator {
     await this.buffer?.drain();
   }
 
-  private async write(counted: readonly Counted[], apply: typeof applyChunks): Promise<ChunkOutcome[]> {
-    const results = await apply(this.options.db, counted);
+  // `merge`: the counters summed per key across the chunks first (a write-behind flush of many small reports).
+  private async write(counted: readonly Counted[], merge: boolean): Promise<ChunkOutcome[]> {
+    const { withinFlush } = this.options;
+    let results: ApplyResult[];
+    if (withinFlush) {
+      let flushed: { results: ApplyResult[]; committed: (() => void | Promise<void>) | void };
+      try {
+        flushed = await this.writeWith(withinFlush, counted, merge);
+      } catch (err) {
+        // The merged statement fails when a concurrent delivery took one of its chunks, which aborts the transaction:
+        // the exact path runs it again, and fails again with the real cause if that was not it.
+        if (!merge) throw err;
+        flushed = await this.writeWith(withinFlush, counted, false);
+      }
+      results = flushed.results;
+      await flushed.committed?.();
+    } else {
+      results = await (merge ? applyChunksMerged : applyChunks)(this.options.db, counted);
+    }
     const outcomes = counted.map(({ counts }, i) => outcomeOf(counts, results[i]));
     for (const outcome of outcomes) await this.options.afterCommit?.(outcome);
     await this.announce(counted.map(({ counts, trace }, i) => ({ counts, outcome: outcomes[i], trace })));
     return outcomes;
+  }
+
+  private writeWith(withinFlush: WithinFlush, counted: readonly Counted[], merge: boolean) {
+    return (this.options.db as Store).transaction(async (tx) => {
+      const results = (merge ? await applyChunksMergedIfNew(tx, counted) : undefined) ?? (await applyChunks(tx, counted));
+      const applied = counted.filter((_, i) => results[i].applied).map(({ counts, trace }): AppliedChunk => ({ counts, trace }));
+      return { results, committed: applied.length > 0 ? await withinFlush(tx, applied) : undefined };
+    });
   }
 
   // Announced whether or not this delivery applied it: after a crash between the commit and the publish,

@@ -1,4 +1,4 @@
-import { fixtureChunk, fixtureRecord } from '@dmarc/aggregates';
+import { countChunk, fixtureChunk, fixtureRecord } from '@dmarc/aggregates';
 import type { AggregateRecord, SourceNames } from '@dmarc/contracts';
 import type { ApprovedSourceRef } from '@dmarc/policy-guidance';
 import { addDays, evaluateChunkRules, type DayTotals, type DomainHistory } from './chunk-rules';
@@ -16,7 +16,7 @@ const pass = (sourceIp: string, count: number) => fixtureRecord({ sourceIp, coun
 /** The traffic of one chunk of example.com (enriched when `names` are given). */
 function trafficOf(records: AggregateRecord[], names?: SourceNames[], reportId = 'r1') {
   const chunk = { ...fixtureChunk(TENANT, reportId, records), ...(names ? { sources: names } : {}) };
-  const [traffic] = trafficByDomain([{ chunk }]);
+  const [traffic] = trafficByDomain([{ counts: countChunk(chunk) }]);
   return traffic;
 }
 
@@ -112,13 +112,13 @@ describe('spoofing', () => {
 
   it('takes zero counts, an empty chunk and a disabled rule without firing', () => {
     expect(run([fail('198.51.100.7', 0)], {}, spoofing({ minMessages: 1 })).alerts).toEqual([]);
-    expect(trafficByDomain([{ chunk: fixtureChunk(TENANT, 'empty', []) }])).toEqual([]);
+    expect(trafficByDomain([{ counts: countChunk(fixtureChunk(TENANT, 'empty', [])) }])).toEqual([]);
     expect(run([fail('198.51.100.7', 5000)], {}, only('spoofing', {}, false)).alerts).toEqual([]);
   });
 
   it('ignores a duplicate report: it was never counted', () => {
     const chunk = fixtureChunk(TENANT, 'dup', [fail('198.51.100.7', 5000)], { duplicateOf: 'r1' });
-    expect(trafficByDomain([{ chunk }])).toEqual([]);
+    expect(trafficByDomain([{ counts: countChunk(chunk) }])).toEqual([]);
   });
 });
 

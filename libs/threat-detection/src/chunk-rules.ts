@@ -18,7 +18,9 @@ export interface DayTotals {
 export interface DomainHistory {
   approved: SourceApproval;
   /** Source keys already seen for the domain (alert_seen_sources). */
-  seenKeys: ReadonlySet<string>;
+  seenKeys: Pick<ReadonlySet<string>, 'has'>;
+  /** The key of each of the traffic's sources, in their order, with the tenant's settings (computed when absent). */
+  sourceKeys?: readonly string[];
   /** Per report day of the traffic: its sources with failing mail, from the counters (these chunks included). */
   failingSourcesByDay: ReadonlyMap<string, readonly SourceTraffic[]>;
   /** Per day: the domain's totals, from the earliest baseline day to the latest report day. Days without mail are absent. */
@@ -96,9 +98,10 @@ function spoofingAlert({ traffic, history, settings, now }: ChunkRuleInput): Ale
 function newSources({ traffic, history, settings, now }: ChunkRuleInput): { alert?: AlertCandidate; seen: Array<{ key: string; ip: string }> } {
   const thresholds = settings.new_source.thresholds;
   const byKey = new Map<string, SourceTraffic[]>();
-  for (const s of traffic.sources) {
+  for (let i = 0; i < traffic.sources.length; i++) {
+    const s = traffic.sources[i];
     if (history.approved(s)) continue;
-    const key = sourceKey(s, thresholds);
+    const key = history.sourceKeys?.[i] ?? sourceKey(s, thresholds);
     if (history.seenKeys.has(key)) continue;
     const sources = byKey.get(key);
     if (sources) sources.push(s);

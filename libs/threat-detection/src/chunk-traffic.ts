@@ -1,5 +1,4 @@
-import { countChunk } from '@dmarc/aggregates';
-import type { ReportParsed, SourceNames } from '@dmarc/contracts';
+import type { ChunkCounts } from '@dmarc/aggregates';
 
 /** What one source sent for a domain, as the rules see it. */
 export interface SourceTraffic {
@@ -25,17 +24,13 @@ export interface DomainTraffic<T = unknown> {
   trace?: T;
 }
 
-/** A chunk as read from dmarc.reports.parsed or dmarc.reports.enriched (whose `sources` name each IP). */
-export type TrafficChunk = ReportParsed & { readonly sources?: readonly SourceNames[] };
-
 /**
- * Merges chunks per tenant and domain, counted exactly as aggregation counts them (countChunk: the same domain,
- * day and address spellings as the counters). Duplicate reports count nothing, as in the counters.
+ * Merges chunks per tenant and domain from aggregation's own counts of them (the same domain, day and address
+ * spellings as the counters, computed once). Duplicate reports count nothing, as in the counters.
  */
-export function trafficByDomain<T>(chunks: ReadonlyArray<{ chunk: TrafficChunk; trace?: T }>): Array<DomainTraffic<T>> {
+export function trafficByDomain<T>(chunks: ReadonlyArray<{ counts: ChunkCounts; trace?: T }>): Array<DomainTraffic<T>> {
   const byDomain = new Map<string, DomainTraffic<T> & { byIp: Map<string, SourceTraffic> }>();
-  for (const { chunk, trace } of chunks) {
-    const counts = countChunk(chunk);
+  for (const { counts, trace } of chunks) {
     if (counts.duplicateOf !== null || counts.counters.length === 0) continue;
     const id = `${counts.tenantId}\u0000${counts.domain}`;
     let traffic = byDomain.get(id);

@@ -48,16 +48,23 @@ export async function loadRuleRows(db: Queryable, tenantIds: readonly string[]):
   return byTenant;
 }
 
-/** Which of the asked source keys are already seen, as keyOf(tenant, domain, key). */
-export async function loadSeenKeys(db: Queryable, asked: ReadonlyArray<{ tenantId: string; domain: string; key: string }>): Promise<Set<string>> {
-  if (asked.length === 0) return new Set();
+/** Which of the asked source keys are already seen: per keyOf(tenant, domain), its keys found. */
+export async function loadSeenKeys(db: Queryable, asked: ReadonlyArray<{ tenantId: string; domain: string; key: string }>): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (asked.length === 0) return out;
   const { rows } = await db.query<{ tenant_id: string; domain: string; source_key: string }>(
     `SELECT s.tenant_id, s.domain, s.source_key FROM alert_seen_sources s
        JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS k(tenant_id, domain, source_key) USING (tenant_id, domain, source_key)`,
     [asked.map((a) => a.tenantId), asked.map((a) => a.domain), asked.map((a) => a.key)],
     { name: 'threat-seen-keys' },
   );
-  return new Set(rows.map((r) => keyOf(r.tenant_id, r.domain, r.source_key)));
+  for (const r of rows) {
+    const id = keyOf(r.tenant_id, r.domain);
+    let keys = out.get(id);
+    if (!keys) out.set(id, (keys = new Set()));
+    keys.add(r.source_key);
+  }
+  return out;
 }
 
 /** Most sources with failing mail read per domain and day: a flood of forwarders must not make the pass heavy. */

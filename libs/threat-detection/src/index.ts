@@ -3,7 +3,7 @@ export { ALERTS_TOPIC, alertMessage, publishPending, relayUnpublished, traceRefO
 export { listAlertRules, putAlertRule, type AlertRuleInput, type AlertRuleView } from './alert-rule-store';
 export { listAlerts, type AlertQuery, type StoredAlert, type TraceRef } from './alert-store';
 export { evaluateChunkRules, type ChunkRuleInput, type ChunkRuleResult, type DayTotals, type DomainHistory, type SourceApproval } from './chunk-rules';
-export { trafficByDomain, type DomainTraffic, type SourceTraffic, type TrafficChunk } from './chunk-traffic';
+export { trafficByDomain, type DomainTraffic, type SourceTraffic } from './chunk-traffic';
 export { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
 export { InvalidRuleSettingError, ThreatDetectionError, type ThreatDetectionErrorCode } from './errors';
 export {
@@ -20,4 +20,4 @@ export {
   type Thresholds,
 } from './rule-settings';
 export { networkOf, providerOf, sourceKey, type SourceKeyOptions } from './source-identity';
-export { THREAT_DETECTION_CONSUMER, ThreatDetector, type ChunkToCheck, type DetectionOutcome, type ThreatDetectorOptions } from './threat-detector';
+export { ThreatDetector, type DetectionOutcome, type ThreatDetectorOptions } from './threat-detector';

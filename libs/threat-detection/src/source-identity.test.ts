@@ -40,6 +40,13 @@ describe('networkOf', () => {
     ['64:ff9b::192.0.2.33', 24, 96, '64:ff9b::/96'],
     ['fe80::1:2:3:4', 24, 112, 'fe80::1:2:3:0/112'],
     ['not an address', 24, 48, 'not an address'],
+    // Not dotted quads: kept as they are, never masked into some other network.
+    ['01.2.3.4', 24, 48, '01.2.3.4'],
+    ['1.2.3.256', 24, 48, '1.2.3.256'],
+    ['1.2.3', 24, 48, '1.2.3'],
+    ['1.2.3.4.5', 24, 48, '1.2.3.4.5'],
+    ['1..3.4', 24, 48, '1..3.4'],
+    ['1.2.3.', 24, 48, '1.2.3.'],
   ])('%s at /%i (v4) or /%i (v6) is %s', (ip, ipv4Prefix, ipv6Prefix, expected) => {
     expect(networkOf(ip, { ipv4Prefix, ipv6Prefix })).toBe(expected);
   });

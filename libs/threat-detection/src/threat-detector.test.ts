@@ -1,11 +1,12 @@
-import { applyChunk, countChunk, fixtureChunk, fixtureRecord } from '@dmarc/aggregates';
+import { fixtureChunk, fixtureRecord, ReportAggregator } from '@dmarc/aggregates';
 import type { OutgoingMessage, Publisher } from '@dmarc/bus';
 import { loadContracts, type AggregateRecord, type Alert, type DnsChange, type ReportParsed } from '@dmarc/contracts';
 import { migrate, PgliteStore, type Store } from '@dmarc/store';
-import { ThreatDetector } from './threat-detector';
+import { ThreatDetector, type DetectionOutcome } from './threat-detector';
 
-// The detector over PGlite (the same SQL as PostgreSQL) and a publisher that encodes with the contract: the ledger,
-// the dedupe window, the sources' memory, the outbox and its relay, without Kafka. End to end on the real broker:
+// The detector over PGlite (the same SQL as PostgreSQL), inside the aggregator's flush transaction as aggregation runs
+// it, and a publisher that encodes with the contract: exactly once through the aggregation ledger, the dedupe window,
+// the sources' memory, the outbox and its relay, without Kafka. End to end on the real broker:
 // services/aggregation/src/alerts.int.test.ts.
 const contracts = loadContracts();
 
@@ -30,25 +31,44 @@ describe('ThreatDetector (PGlite)', () => {
   const warnings: string[] = [];
   const publisher = new RecordingPublisher();
   let detector: ThreatDetector;
+  let aggregator: ReportAggregator;
+  // What the detector did in the last flush that applied a chunk.
+  let last: DetectionOutcome | undefined;
+  const nothing = (): DetectionOutcome => ({ alerts: [], published: Promise.resolve(0) });
 
   beforeAll(async () => {
     store = await PgliteStore.open();
     await migrate(store);
     tenantId = (await store.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('acme') RETURNING id`)).rows[0].id;
     detector = new ThreatDetector({ db: store, publisher, logger: { warn: (obj, msg) => void warnings.push(`${msg} ${JSON.stringify(obj)}`) }, now: () => clock });
+    aggregator = new ReportAggregator({
+      db: store,
+      publisher: { publish: async () => undefined, publishRaw: async () => undefined },
+      writeBehind: false,
+      withinFlush: async (tx, applied) => {
+        const committed = await detector.checkInFlush(tx, applied);
+        return async () => {
+          last = await committed();
+        };
+      },
+    });
   }, 60_000);
   afterAll(async () => {
     await store?.close();
   });
 
   const fail = (sourceIp: string, count: number) => fixtureRecord({ sourceIp, count, dkimAligned: false, spfAligned: false });
-  // As aggregation does: the counters first, then the rules.
-  const deliver = async (reportId: string, domain: string, records: AggregateRecord[]) => {
-    const c = fixtureChunk(tenantId, reportId, records);
-    const chunk: ReportParsed = { ...c, metadata: { ...c.metadata, policy: { ...c.metadata.policy, domain } } };
-    await applyChunk(store, countChunk(chunk));
-    return detector.checkChunks([{ chunk }]);
+  // As aggregation does: the rules in the flush's transaction, after the counters; nothing when the ledger has the chunk.
+  const handle = async (chunk: ReportParsed): Promise<DetectionOutcome> => {
+    last = undefined;
+    await aggregator.handle(chunk);
+    return last ?? nothing();
   };
+  const chunkOf = (reportId: string, domain: string, records: AggregateRecord[]): ReportParsed => {
+    const c = fixtureChunk(tenantId, reportId, records);
+    return { ...c, metadata: { ...c.metadata, policy: { ...c.metadata.policy, domain } } };
+  };
+  const deliver = (reportId: string, domain: string, records: AggregateRecord[]) => handle(chunkOf(reportId, domain, records));
   const alertRows = (domain: string) =>
     store.query<{ rule: string; published_at: Date | null }>('SELECT rule, published_at FROM alerts WHERE tenant_id = $1 AND domain = $2 ORDER BY rule', [tenantId, domain]).then((r) => r.rows);
 
@@ -59,8 +79,10 @@ describe('ThreatDetector (PGlite)', () => {
     expect(publisher.alerts.filter((a) => a.domain === 'a.example').map((a) => a.rule).sort()).toEqual(['new_source', 'spoofing']);
     expect((await alertRows('a.example')).every((r) => r.published_at !== null)).toBe(true);
 
-    const c = fixtureChunk(tenantId, 'spoof-1', [fail('198.51.100.7', 150)]);
-    const again = await detector.checkChunks([{ chunk: { ...c, metadata: { ...c.metadata, policy: { ...c.metadata.policy, domain: 'a.example' } } } }]);
+    // A redelivery: the aggregation ledger has the chunk, so neither its counters nor its rules run again.
+    expect(last).toBeDefined();
+    const again = await handle(chunkOf('spoof-1', 'a.example', [fail('198.51.100.7', 150)]));
+    expect(last).toBeUndefined();
     expect(again.alerts).toEqual([]);
     expect((await deliver('spoof-2', 'a.example', [fail('198.51.100.8', 500)])).alerts.map((a) => a.rule)).toEqual([]);
 
@@ -135,9 +157,26 @@ describe('ThreatDetector (PGlite)', () => {
     expect(publisher.alerts.filter((a) => a.domain === 'f.example').map((a) => a.rule)).toEqual(['dns_update_failed']);
   });
 
-  it('ignores duplicate reports and empty chunks without touching the ledger', async () => {
+  it('ignores duplicate reports and empty chunks', async () => {
     const dup = fixtureChunk(tenantId, 'dup-1', [fail('198.51.100.70', 5000)], { duplicateOf: 'spoof-1' });
-    expect((await detector.checkChunks([{ chunk: dup }, { chunk: fixtureChunk(tenantId, 'empty-1', []) }])).alerts).toEqual([]);
-    expect((await store.query(`SELECT 1 FROM processed_messages WHERE consumer = 'threat-detection' AND message_id IN ('dup-1:0', 'empty-1:0')`)).rowCount).toBe(0);
+    expect((await handle(dup)).alerts).toEqual([]);
+    expect((await handle(fixtureChunk(tenantId, 'empty-1', []))).alerts).toEqual([]);
+  });
+
+  it('rolls its alerts back with the counters when the flush fails, and raises them when it is delivered again', async () => {
+    const failing = new ReportAggregator({
+      db: store,
+      publisher: { publish: async () => undefined, publishRaw: async () => undefined },
+      writeBehind: false,
+      withinFlush: async (tx, applied) => {
+        await detector.checkInFlush(tx, applied);
+        throw new Error('the flush failed after the rules ran');
+      },
+    });
+    await expect(failing.handle(chunkOf('rollback-1', 'g.example', [fail('198.51.100.80', 500)]))).rejects.toThrow('the flush failed');
+    expect(await alertRows('g.example')).toEqual([]);
+    expect((await store.query(`SELECT 1 FROM processed_messages WHERE message_id = 'rollback-1:0'`)).rowCount).toBe(0);
+    const redelivered = await deliver('rollback-1', 'g.example', [fail('198.51.100.80', 500)]);
+    expect(redelivered.alerts.map((a) => a.rule).sort()).toEqual(['new_source', 'spoofing']);
   });
 });

@@ -1,4 +1,4 @@
-import { chunkMessageId } from '@dmarc/aggregates';
+import type { AppliedChunk } from '@dmarc/aggregates';
 import type { MessageTrace, Publisher } from '@dmarc/bus';
 import type { DnsChange } from '@dmarc/contracts';
 import type { Queryable, Store } from '@dmarc/store';
@@ -6,14 +6,11 @@ import type { AlertCandidate } from './alert-candidate';
 import { publishPending, relayUnpublished, traceRefOf } from './alert-publisher';
 import { insertAlerts, rememberSources, type StoredAlert, type TraceRef } from './alert-store';
 import { addDays, evaluateChunkRules, type DomainHistory } from './chunk-rules';
-import { trafficByDomain, type DomainTraffic, type TrafficChunk } from './chunk-traffic';
+import { trafficByDomain, type DomainTraffic } from './chunk-traffic';
 import { keyOf, loadAlerted, loadDayTotals, loadFailingSources, loadMonitored, loadRuleRows, loadSeenKeys, type MonitoredDomain } from './detection-state';
 import { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
 import { resolveRuleSettings, type RuleSettings } from './rule-settings';
 import { sourceApproval, sourceKey } from './source-identity';
-
-/** The consumer name of the detection ledger in processed_messages: chunks already checked for threats. */
-export const THREAT_DETECTION_CONSUMER = 'threat-detection';
 
 export interface ThreatDetectorOptions {
   db: Store;
@@ -25,12 +22,6 @@ export interface ThreatDetectorOptions {
   afterCommit?: (alerts: readonly StoredAlert[]) => void | Promise<void>;
 }
 
-/** A report chunk that aggregation has committed, and the trace of the message that carried it. */
-export interface ChunkToCheck {
-  chunk: TrafficChunk;
-  trace?: MessageTrace;
-}
-
 /** What a pass did: the alerts it stored (deduplicated ones are not among them), and their publish under way. */
 export interface DetectionOutcome {
   alerts: StoredAlert[];
@@ -39,47 +30,57 @@ export interface DetectionOutcome {
 }
 
 const NOTHING: Promise<number> = Promise.resolve(0);
+const NONE: ReadonlySet<string> = new Set();
+
+// The keys seen for a domain: those known before the pass, and those its read found.
+function seenView(known: ReadonlySet<string> | undefined, found: ReadonlySet<string> | undefined): Pick<ReadonlySet<string>, 'has'> {
+  if (!found) return known ?? NONE;
+  if (!known) return found;
+  return { has: (key) => known.has(key) || found.has(key) };
+}
 const KNOWN_SEEN_MAX = 200_000;
 
 /**
  * Threat detection in the aggregation path, bypassing every cache: rules evaluated on what was just aggregated,
  * alerts stored (deduplicated per tenant, rule, domain and window) and published right after their commit.
  *
- * Exactly once: a pass over chunks records them in its own ledger (THREAT_DETECTION_CONSUMER) in the transaction
- * that stores their alerts and remembers their sources, so a redelivered chunk is not checked twice. Aggregation
- * commits the counters first, in its own statement (@dmarc/aggregates), because the rules read the counters with
- * the chunk in them; a crash between the two commits leaves the chunk's offset uncommitted and the redelivery
- * runs the rules then. Never lost: an alert committed but not published (crash, broker outage) is sent by the
- * relay (`relay()`), at least once; alertId tells copies apart.
+ * Exactly once: the rules run inside aggregation's flush transaction (`checkInFlush`, aggregation's WithinFlush),
+ * after its counters are written and on the chunks its ledger took, so a chunk's alerts and remembered sources
+ * commit with its counters and its ledger row or not at all, and a redelivered chunk is never checked twice.
+ * Never lost: an alert committed but not published (crash, broker outage) is sent by the relay (`relay()`), at
+ * least once; alertId tells copies apart.
  */
 export class ThreatDetector {
   private readonly now: () => number;
   private readonly publishing = new Set<Promise<number>>();
   private relayTimer: NodeJS.Timeout | undefined;
   /**
-   * Source keys known to be in alert_seen_sources (read there, or remembered by a committed pass). Being seen is
-   * for good, so a key found here needs neither the read nor the insert again: in steady state a pass asks
-   * PostgreSQL only about sources it has not met before. Bounded: emptied when full, then relearned.
+   * Source keys known to be in alert_seen_sources, per keyOf(tenant, domain) (read there, or remembered by a
+   * committed pass). Being seen is for good, so a key found here needs neither the read nor the insert again: in
+   * steady state a pass asks PostgreSQL only about sources it has not met before. Bounded: replaced by an empty map
+   * when full (a pass holding the old sets keeps them), then relearned.
    */
-  private readonly knownSeen = new Set<string>();
+  private knownSeen = new Map<string, Set<string>>();
+  private knownCount = 0;
 
   constructor(private readonly options: ThreatDetectorOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  /** Runs the chunk rules over chunks whose counters are committed; resolves once their alerts are stored, their publish started. */
-  async checkChunks(chunks: readonly ChunkToCheck[]): Promise<DetectionOutcome> {
-    const candidates = chunks.filter(({ chunk }) => !chunk.duplicateOf && chunk.records.length > 0);
-    if (candidates.length === 0) return { alerts: [], published: NOTHING };
-    const remembered: string[] = [];
-    const alerts = await this.options.db.transaction(async (tx) => {
-      const fresh = await this.takeFromLedger(tx, candidates);
-      if (fresh.length === 0) return [];
-      return this.evaluateChunks(tx, trafficByDomain(fresh), remembered);
-    });
-    // Committed: these are seen for good.
-    this.learnSeen(remembered);
-    return this.afterCommit(alerts);
+  /**
+   * Runs the chunk rules inside the transaction that wrote these chunks' counters (aggregation's flush), on the chunks
+   * it applied; the alerts are stored in it. Resolves with what to do once it committed: learn the sources remembered
+   * and publish the alerts.
+   */
+  async checkInFlush(tx: Queryable, chunks: readonly AppliedChunk[]): Promise<() => Promise<DetectionOutcome>> {
+    const remembered: Array<[string, string]> = [];
+    const traffic = trafficByDomain(chunks.map(({ counts, trace }) => ({ counts, trace })));
+    const alerts = traffic.length > 0 ? await this.evaluateChunks(tx, traffic, remembered) : [];
+    return () => {
+      // Committed: these are seen for good.
+      this.learnSeen(remembered);
+      return this.afterCommit(alerts);
+    };
   }
 
   /** Runs the DNS-weakened rule over one dmarc.dns.changes message. */
@@ -144,28 +145,21 @@ export class ThreatDetector {
     await Promise.all([...this.publishing]);
   }
 
-  // Ledger rows first, in id order: a concurrent delivery of the same chunk waits here, then finds it taken.
-  private async takeFromLedger(tx: Queryable, chunks: readonly ChunkToCheck[]): Promise<ChunkToCheck[]> {
-    const ids = chunks.map(({ chunk }) => chunkMessageId(chunk.reportId, chunk.chunkIndex));
-    const { rows } = await tx.query<{ message_id: string }>(
-      `INSERT INTO processed_messages (consumer, message_id)
-       SELECT $1::text, id FROM (SELECT DISTINCT unnest($2::text[]) AS id) ids ORDER BY id
-       ON CONFLICT (consumer, message_id) DO NOTHING RETURNING message_id`,
-      [THREAT_DETECTION_CONSUMER, ids],
-      { name: 'threat-ledger' },
-    );
-    const taken = new Set(rows.map((r) => r.message_id));
-    return chunks.filter((_, i) => taken.delete(ids[i]));
-  }
-
-  private learnSeen(keys: Iterable<string>): void {
-    for (const key of keys) {
-      if (this.knownSeen.size >= KNOWN_SEEN_MAX) this.knownSeen.clear();
-      this.knownSeen.add(key);
+  private learnSeen(keys: Iterable<readonly [domainId: string, key: string]>): void {
+    for (const [id, key] of keys) {
+      if (this.knownCount >= KNOWN_SEEN_MAX) {
+        this.knownSeen = new Map();
+        this.knownCount = 0;
+      }
+      let known = this.knownSeen.get(id);
+      if (!known) this.knownSeen.set(id, (known = new Set()));
+      if (known.has(key)) continue;
+      known.add(key);
+      this.knownCount++;
     }
   }
 
-  private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>, remembered: string[]): Promise<StoredAlert[]> {
+  private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>, remembered: Array<[string, string]>): Promise<StoredAlert[]> {
     const monitored = await loadMonitored(tx, traffic);
     const watched = traffic.filter((t) => monitored.has(keyOf(t.tenantId, t.domain)));
     if (watched.length === 0) return [];
@@ -190,9 +184,9 @@ export class ThreatDetector {
       if (!alert.names || !storedKeys.has(keyOf(alert.tenantId, alert.rule, alert.domain))) continue;
       seen.push(...alert.names.map((n) => ({ tenantId: alert.tenantId, domain: alert.domain, ...n })));
     }
-    const toRemember = seen.filter((s) => !this.knownSeen.has(keyOf(s.tenantId, s.domain, s.key)));
+    const toRemember = seen.filter((s) => !this.knownSeen.get(keyOf(s.tenantId, s.domain))?.has(s.key));
     await rememberSources(tx, toRemember);
-    remembered.push(...toRemember.map((s) => keyOf(s.tenantId, s.domain, s.key)));
+    for (const s of toRemember) remembered.push([keyOf(s.tenantId, s.domain), s.key]);
     return stored;
   }
 
@@ -217,15 +211,25 @@ export class ThreatDetector {
     settings: ReadonlyMap<string, RuleSettings>,
   ): Promise<Map<string, DomainHistory>> {
     const approvals = new Map(traffic.map((t) => [keyOf(t.tenantId, t.domain), sourceApproval(monitored.get(keyOf(t.tenantId, t.domain))!.approved)]));
-    const seenAsked = traffic.flatMap((t) =>
-      t.sources.map((s) => ({ tenantId: t.tenantId, domain: t.domain, key: sourceKey(s, settings.get(t.tenantId)!.new_source.thresholds) })),
-    );
-    const found = await loadSeenKeys(
-      tx,
-      seenAsked.filter((a) => !this.knownSeen.has(keyOf(a.tenantId, a.domain, a.key))),
-    );
+    // Each domain's source keys not known to be seen, once each (many sources share a provider or a network): the
+    // only ones PostgreSQL is asked about.
+    const knownOf = new Map<string, ReadonlySet<string> | undefined>();
+    const keysOf = new Map<string, string[]>();
+    const asked: Array<{ tenantId: string; domain: string; key: string }> = [];
+    for (const t of traffic) {
+      const id = keyOf(t.tenantId, t.domain);
+      const known = this.knownSeen.get(id);
+      knownOf.set(id, known);
+      const options = settings.get(t.tenantId)!.new_source.thresholds;
+      const keys = t.sources.map((s) => sourceKey(s, options));
+      keysOf.set(id, keys);
+      const unknown = new Set<string>();
+      for (const key of keys) if (!known?.has(key)) unknown.add(key);
+      for (const key of unknown) asked.push({ tenantId: t.tenantId, domain: t.domain, key });
+    }
+    const found = await loadSeenKeys(tx, asked);
     // Read from committed rows: seen for good, whatever becomes of this pass.
-    this.learnSeen(found);
+    this.learnSeen([...found].map(([id, keys]) => [...keys].map((key) => [id, key] as const)).flat());
     const failing = traffic.filter((t) => t.failingDays.length > 0);
     const spike = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.failure_spike;
     const spoofing = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.spoofing;
@@ -257,21 +261,13 @@ export class ThreatDetector {
             .map((day) => ({ tenantId: t.tenantId, domain: t.domain, day })),
         ),
     );
-    // The seen keys per domain, in one pass (not a scan of all of them per domain).
-    const seenByDomain = new Map<string, Set<string>>();
-    for (const { tenantId, domain, key } of seenAsked) {
-      if (!this.knownSeen.has(keyOf(tenantId, domain, key)) && !found.has(keyOf(tenantId, domain, key))) continue;
-      const id = keyOf(tenantId, domain);
-      const keys = seenByDomain.get(id) ?? new Set<string>();
-      keys.add(key);
-      seenByDomain.set(id, keys);
-    }
     return new Map(
       traffic.map((t) => {
         const id = keyOf(t.tenantId, t.domain);
         const history: DomainHistory = {
           approved: approvals.get(id)!,
-          seenKeys: seenByDomain.get(id) ?? new Set(),
+          seenKeys: seenView(knownOf.get(id), found.get(id)),
+          sourceKeys: keysOf.get(id),
           failingSourcesByDay: new Map(t.failingDays.map((day) => [day, failingSources.get(keyOf(t.tenantId, t.domain, day)) ?? []])),
           totalsByDay: totals.get(id) ?? new Map(),
         };

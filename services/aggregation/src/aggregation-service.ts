@@ -4,7 +4,7 @@ import type { DeliveredMessage } from '@dmarc/bus';
 import { type ReportParsed, TOPICS } from '@dmarc/contracts';
 import { consumerPacing, consumerPacingConfig, PlatformClients } from '@dmarc/platform-clients';
 import { defineService } from '@dmarc/service-runtime';
-import { THREAT_DETECTION_CONSUMER, ThreatDetector, type ChunkToCheck, type StoredAlert, type TrafficChunk } from '@dmarc/threat-detection';
+import { ThreatDetector, type StoredAlert } from '@dmarc/threat-detection';
 import { registerDomainRoutes } from './domain-routes';
 
 // Enriched chunks carry every field of the parsed ones under the same names (schemas/dmarc.reports.enriched),
@@ -83,11 +83,7 @@ export const aggregationService = defineService({
         const bus = await clients.connect(ctx, [config.SOURCE_TOPIC, AGGREGATES_UPDATED_TOPIC, ...(config.ALERTS_ENABLED ? [TOPICS.alerts, TOPICS.dnsChanges] : [])]);
         // The ledger only has to outlive any redelivery; without pruning it grows by a row per chunk for ever.
         const prune = () =>
-          Promise.all(
-            [AGGREGATION_CONSUMER, THREAT_DETECTION_CONSUMER].map((consumer) =>
-              pruneLedger(clients.store, { consumer, olderThan: new Date(Date.now() - config.LEDGER_RETENTION_HOURS * 3_600_000) }),
-            ),
-          ).then(([a, b]) => a + b).then(
+          pruneLedger(clients.store, { consumer: AGGREGATION_CONSUMER, olderThan: new Date(Date.now() - config.LEDGER_RETENTION_HOURS * 3_600_000) }).then(
             (pruned) => pruned > 0 && ctx.logger.info({ pruned }, 'ledger rows past their retention deleted'),
             (err: unknown) => ctx.logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'pruning the ledger failed; next time'),
           );
@@ -98,17 +94,8 @@ export const aggregationService = defineService({
         const chunks = ctx.telemetry.meter.createCounter('dmarc_aggregated_chunks_total', { description: 'report chunks handled, by outcome' });
         const messages = ctx.telemetry.meter.createCounter('dmarc_aggregated_messages_total', { description: 'messages counted into aggregates' });
         const reports = ctx.telemetry.meter.createCounter('dmarc_aggregated_reports_total', { description: 'reports with every chunk aggregated' });
-        const aggregator = new ReportAggregator({
-          db: clients.store,
-          publisher: bus,
-          afterCommit: config.AGGREGATION_CRASH_AFTER_FIRST_COMMIT ? crashAfterCommit(ctx.logger) : undefined,
-          beforeFlush: config.AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT ? crashBeforeFlush(config.AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT, ctx.logger) : undefined,
-          writeBehind: { maxRows: config.WRITE_BEHIND_MAX_ROWS, lingerMs: config.WRITE_BEHIND_LINGER_MS, maxDelayMs: config.WRITE_BEHIND_MAX_DELAY_MS },
-        });
-        // Handlers in flight wait for their flush anyway; this writes whatever is left before the process ends.
-        ctx.onShutdown(() => aggregator.drain());
-        // Threat rules after each flush, on what it committed: a chunk's handler returns (and its offset is committed)
-        // only once its alerts are stored. Alerts bypass every cache.
+        // Threat rules in each flush's transaction, on the chunks it applied: their alerts commit with the counters (the
+        // aggregation ledger is theirs too), and are published once it committed. Alerts bypass every cache.
         const raised = ctx.telemetry.meter.createCounter('dmarc_alerts_raised_total', { description: 'alerts stored (deduplicated ones not counted), by rule' });
         const detector = config.ALERTS_ENABLED
           ? new ThreatDetector({
@@ -118,11 +105,23 @@ export const aggregationService = defineService({
               afterCommit: config.AGGREGATION_CRASH_AFTER_ALERT_OF_TENANT ? crashAfterAlerts(config.AGGREGATION_CRASH_AFTER_ALERT_OF_TENANT, ctx.logger) : undefined,
             })
           : undefined;
-        const detect = async (messages: ReadonlyArray<DeliveredMessage<SourceTopic>>) => {
-          if (!detector) return;
-          const { alerts } = await detector.checkChunks(messages.map((m): ChunkToCheck => ({ chunk: m.value as TrafficChunk, trace: m.trace })));
-          for (const alert of alerts) raised.add(1, { rule: alert.rule });
-        };
+        const aggregator = new ReportAggregator({
+          db: clients.store,
+          publisher: bus,
+          afterCommit: config.AGGREGATION_CRASH_AFTER_FIRST_COMMIT ? crashAfterCommit(ctx.logger) : undefined,
+          beforeFlush: config.AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT ? crashBeforeFlush(config.AGGREGATION_CRASH_BEFORE_FLUSH_OF_TENANT, ctx.logger) : undefined,
+          writeBehind: { maxRows: config.WRITE_BEHIND_MAX_ROWS, lingerMs: config.WRITE_BEHIND_LINGER_MS, maxDelayMs: config.WRITE_BEHIND_MAX_DELAY_MS },
+          withinFlush: detector
+            ? async (tx, applied) => {
+                const committed = await detector.checkInFlush(tx, applied);
+                return async () => {
+                  for (const alert of (await committed()).alerts) raised.add(1, { rule: alert.rule });
+                };
+              }
+            : undefined,
+        });
+        // Handlers in flight wait for their flush anyway; this writes whatever is left before the process ends.
+        ctx.onShutdown(() => aggregator.drain());
         if (detector) {
           ctx.onShutdown(() => detector.stopRelay());
           // Registered after the bus's close (clients.attach), so it runs before it: publishes under way finish first. One
@@ -157,7 +156,6 @@ export const aggregationService = defineService({
           ...consumerPacing<SourceTopic>(config, async (batch) => {
             const outcomes = await aggregator.handleMany(batch.map((m) => ({ chunk: m.value as ReportParsed, source: source(m), trace: m.trace })));
             outcomes.forEach(counted);
-            await detect(batch);
             // One line per batch; per chunk only at debug (a log line is a synchronous write).
             ctx.logger.info(
               { chunks: outcomes.length, applied: outcomes.filter((o) => o.applied).length, complete: outcomes.filter((o) => o.applied && o.reportComplete).length },
@@ -167,7 +165,6 @@ export const aggregationService = defineService({
           handler: async (message) => {
             const outcome = await aggregator.handle(message.value as ReportParsed, source(message));
             counted(outcome);
-            await detect([message]);
             ctx.logger.debug({ ...outcome }, 'chunk aggregated');
           },
         });

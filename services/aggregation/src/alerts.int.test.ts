@@ -80,8 +80,9 @@ describe('threat alerts through dmarc serve aggregation (real Kafka and PostgreS
         [tenantId, rule ?? null],
       )
       .then((r) => r.rows);
+  // The rules run in the flush's transaction: a chunk in the aggregation ledger has been checked.
   const checked = (reportId: string) =>
-    store.query(`SELECT 1 FROM processed_messages WHERE consumer = 'threat-detection' AND message_id = $1`, [`${reportId}:0`]).then((r) => r.rowCount > 0);
+    store.query(`SELECT 1 FROM processed_messages WHERE consumer = 'aggregation' AND message_id = $1`, [`${reportId}:0`]).then((r) => r.rowCount > 0);
   const messageOf = (alertId: string) => waitFor(`alert ${alertId} on dmarc.alerts`, () => received.find((m) => m.value.alertId === alertId), 30_000);
   const messagesOf = (tenantId: string) => received.filter((m) => m.value.tenantId === tenantId);
 
