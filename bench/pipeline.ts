@@ -58,6 +58,7 @@ import {
 } from './dns-fixture';
 import { cpuSeconds, InfraCpu } from './process-cpu';
 import { benchEndpoints, benchServiceEnv } from './service-env';
+import { metricSum } from './service-metrics';
 
 const { brokers: BROKERS, databaseUrl: URL } = benchEndpoints();
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 10_000);
@@ -151,6 +152,8 @@ async function main(): Promise<void> {
 
     const publishedAt = new Map<string, number>();
     const cpuBefore = services.map((svc) => cpuSeconds(svc.child.pid));
+    const statements = () => Promise.all(services.map((svc) => metricSum(svc.base, 'dmarc_db_statements_total').catch(() => NaN)));
+    const statementsBefore = await statements();
     const infraCpu = await InfraCpu.begin((sql) => store.query(sql));
     const t0 = Date.now();
     await publishAll(bus, tenantId, reports, publishedAt);
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
     }
 
     const infra = await infraCpu.end((sql) => store.query(sql));
+    const statementsAfter = await statements();
     const cpu = Object.fromEntries(
       services.map((svc, i) => {
         const [now, before] = [cpuSeconds(svc.child.pid), cpuBefore[i]];
@@ -238,6 +242,8 @@ async function main(): Promise<void> {
         stagesMs: { publishToReceived: stage(ingest), receivedToFirstChunk: stage(toAggregation), firstChunkToComplete: stage(aggregating) },
         serviceCpuSeconds: cpu,
         infraCpuSeconds: infra,
+        // Statements each service sent to PostgreSQL during the run (BEGIN and COMMIT included), per 1,000 reports.
+        dbStatementsPer1000Reports: Object.fromEntries(SERVICES.map((name, i) => [name, Math.round(((statementsAfter[i] - statementsBefore[i]) * 1000) / REPORTS)])),
         vmHwmMb,
         dnsEnrichment: DNS,
         ...(dns

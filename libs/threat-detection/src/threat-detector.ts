@@ -5,9 +5,21 @@ import type { Queryable, Store } from '@dmarc/store';
 import type { AlertCandidate } from './alert-candidate';
 import { publishPending, relayUnpublished, traceRefOf } from './alert-publisher';
 import { insertAlerts, rememberSources, type StoredAlert, type TraceRef } from './alert-store';
-import { addDays, evaluateChunkRules, type DomainHistory } from './chunk-rules';
-import { trafficByDomain, type DomainTraffic } from './chunk-traffic';
-import { keyOf, loadAlerted, loadDayTotals, loadFailingSources, loadMonitored, loadRuleRows, loadSeenKeys, type MonitoredDomain } from './detection-state';
+import { addDays, evaluateChunkRules, type DayTotals, type DomainHistory } from './chunk-rules';
+import { trafficByDomain, type DomainTraffic, type SourceTraffic } from './chunk-traffic';
+import {
+  alertedRead,
+  dayTotalsRead,
+  failingSourcesRead,
+  keyOf,
+  monitoredRead,
+  readAll,
+  readOne,
+  ruleRowsRead,
+  seenKeysRead,
+  type MonitoredDomain,
+} from './detection-state';
+import type { StoredRule } from './rule-settings';
 import { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
 import { resolveRuleSettings, type RuleSettings } from './rule-settings';
 import { sourceApproval, sourceKey } from './source-identity';
@@ -87,9 +99,9 @@ export class ThreatDetector {
   async checkDnsChange(change: DnsChange, trace?: MessageTrace): Promise<DetectionOutcome> {
     const domain = change.domain.trim().toLowerCase().replace(/\.$/, '');
     const alerts = await this.options.db.transaction(async (tx) => {
-      const monitored = await loadMonitored(tx, [{ tenantId: change.tenantId, domain }]);
+      const [monitored, rules] = await readAll(tx, [monitoredRead([{ tenantId: change.tenantId, domain }]), ruleRowsRead([change.tenantId])] as const);
       if (monitored.size === 0) return [];
-      const settings = (await this.settingsOf(tx, [change.tenantId])).get(change.tenantId)!;
+      const settings = this.settingsOf([change.tenantId], rules).get(change.tenantId)!;
       const alert = evaluateDnsChange({ ...change, domain }, settings);
       return alert ? insertAlerts(tx, [{ alert, trace: traceRefOf(trace) }]) : [];
     });
@@ -103,7 +115,7 @@ export class ThreatDetector {
    */
   async raiseDnsUpdateFailed(failure: DnsUpdateFailure, trace?: MessageTrace): Promise<DetectionOutcome> {
     const alerts = await this.options.db.transaction(async (tx) => {
-      const settings = (await this.settingsOf(tx, [failure.tenantId])).get(failure.tenantId)!;
+      const settings = this.settingsOf([failure.tenantId], await readOne(tx, ruleRowsRead([failure.tenantId]))).get(failure.tenantId)!;
       const alert = dnsUpdateFailedAlert(failure, settings);
       return alert ? insertAlerts(tx, [{ alert, trace: traceRefOf(trace) }]) : [];
     });
@@ -160,12 +172,13 @@ export class ThreatDetector {
   }
 
   private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>, remembered: Array<[string, string]>): Promise<StoredAlert[]> {
-    const monitored = await loadMonitored(tx, traffic);
+    // Which domains are monitored, and the rules of their tenants, in one round trip.
+    const [monitored, rules] = await readAll(tx, [monitoredRead(traffic), ruleRowsRead(traffic.map((t) => t.tenantId))] as const);
     const watched = traffic.filter((t) => monitored.has(keyOf(t.tenantId, t.domain)));
     if (watched.length === 0) return [];
-    const settings = await this.settingsOf(
-      tx,
+    const settings = this.settingsOf(
       watched.map((t) => t.tenantId),
+      rules,
     );
     const histories = await this.histories(tx, watched, monitored, settings);
     const now = this.now();
@@ -190,8 +203,7 @@ export class ThreatDetector {
     return stored;
   }
 
-  private async settingsOf(tx: Queryable, tenantIds: readonly string[]): Promise<Map<string, RuleSettings>> {
-    const rows = await loadRuleRows(tx, tenantIds);
+  private settingsOf(tenantIds: readonly string[], rows: ReadonlyMap<string, StoredRule[]>): Map<string, RuleSettings> {
     return new Map(
       [...new Set(tenantIds)].map((tenantId) => [
         tenantId,
@@ -227,40 +239,38 @@ export class ThreatDetector {
       for (const key of keys) if (!known?.has(key)) unknown.add(key);
       for (const key of unknown) asked.push({ tenantId: t.tenantId, domain: t.domain, key });
     }
-    const found = await loadSeenKeys(tx, asked);
+    const [found = new Map<string, Set<string>>()] = await readAll(tx, [asked.length > 0 ? seenKeysRead(asked) : undefined] as const);
     // Read from committed rows: seen for good, whatever becomes of this pass.
     this.learnSeen([...found].map(([id, keys]) => [...keys].map((key) => [id, key] as const)).flat());
     const failing = traffic.filter((t) => t.failingDays.length > 0);
     const spike = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.failure_spike;
     const spoofing = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.spoofing;
     // Each domain's day totals from the per-day rollup (a few rows): the failure spike's days and baseline, and
-    // what gates the spoofing read below.
-    const totals = await loadDayTotals(
-      tx,
-      failing
-        .filter((t) => spike(t).enabled || spoofing(t).enabled)
-        .map((t) => {
-          const days = [...t.failingDays].sort();
-          const back = spike(t).enabled ? spike(t).thresholds.baselineDays : 0;
-          return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -back), to: days[days.length - 1] };
-        }),
-    );
+    // what gates the spoofing read below; with the domains whose spoofing alert of the current window is already
+    // raised (a new one would be swallowed by the dedupe), in one round trip.
+    const totalled = failing
+      .filter((t) => spike(t).enabled || spoofing(t).enabled)
+      .map((t) => {
+        const days = [...t.failingDays].sort();
+        const back = spike(t).enabled ? spike(t).thresholds.baselineDays : 0;
+        return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -back), to: days[days.length - 1] };
+      });
+    const spoofable = failing.filter((t) => spoofing(t).enabled);
+    const [totals = new Map<string, Map<string, DayTotals>>(), alerted = new Set<string>()] = await readAll(tx, [
+      totalled.length > 0 ? dayTotalsRead(totalled) : undefined,
+      spoofable.length > 0 ? alertedRead('spoofing', spoofable, this.now()) : undefined,
+    ] as const);
     // Spoofing needs the day's failing sources (to leave the approved ones out), the one read that sums counters per
     // source: only for a day whose failing mail alone reaches the threshold (what unapproved sources send is part of
-    // it), and not for a domain whose spoofing alert of the current window is already raised (a new one would be
-    // swallowed by the dedupe).
-    const spoofable = failing.filter((t) => spoofing(t).enabled);
-    const alerted = await loadAlerted(tx, 'spoofing', spoofable, this.now());
-    const failingSources = await loadFailingSources(
-      tx,
-      spoofable
-        .filter((t) => !alerted.has(keyOf(t.tenantId, t.domain)))
-        .flatMap((t) =>
-          t.failingDays
-            .filter((day) => (totals.get(keyOf(t.tenantId, t.domain))?.get(day)?.failing ?? 0) >= spoofing(t).thresholds.minMessages)
-            .map((day) => ({ tenantId: t.tenantId, domain: t.domain, day })),
-        ),
-    );
+    // it), and not for a domain already alerted in the window.
+    const failingAsked = spoofable
+      .filter((t) => !alerted.has(keyOf(t.tenantId, t.domain)))
+      .flatMap((t) =>
+        t.failingDays
+          .filter((day) => (totals.get(keyOf(t.tenantId, t.domain))?.get(day)?.failing ?? 0) >= spoofing(t).thresholds.minMessages)
+          .map((day) => ({ tenantId: t.tenantId, domain: t.domain, day })),
+      );
+    const [failingSources = new Map<string, SourceTraffic[]>()] = await readAll(tx, [failingAsked.length > 0 ? failingSourcesRead(failingAsked) : undefined] as const);
     return new Map(
       traffic.map((t) => {
         const id = keyOf(t.tenantId, t.domain);
