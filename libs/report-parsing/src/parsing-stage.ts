@@ -181,7 +181,10 @@ export class ParsingStage {
     if (!Buffer.isBuffer(item.received.raw)) return { ...item, documents, result: null };
     try {
       const raw = item.received.raw;
-      return { ...item, documents, result: await this.read(item.received, raw, holdingSink(documents, textLengthHint(raw) > HELD_MAX_TEXT_BYTES)) };
+      const tooLong = textLengthHint(raw) > HELD_MAX_TEXT_BYTES;
+      // Handed over as a stream, the parser inflates it chunk by chunk, not whole, up to the header.
+      const input = tooLong ? (async function* () { yield raw; })() : raw;
+      return { ...item, documents, result: await this.read(item.received, input, holdingSink(documents, tooLong)) };
     } catch {
       // Unreadable or too big: handle() reads it again and decides (failed status and DLQ, or streamed chunks).
       return { ...item, documents, result: null };
