@@ -52,10 +52,10 @@ function get(agent: Agent, url: string, apiKey: string): Promise<number> {
   });
 }
 
-async function run(input: ReadersInput): Promise<ReadersOutput> {
+async function run(input: ReadersInput, onStop: (stop: () => void) => void): Promise<ReadersOutput> {
   const agent = new Agent({ keepAlive: true, maxSockets: input.connections + 2 });
   let stopped = false;
-  parentPort!.once('message', () => (stopped = true));
+  onStop(() => (stopped = true));
   const out: ReadersOutput = { reads: 0, failed: 0, statuses: {}, latencies: [], byKind: Object.fromEntries(KINDS.map((k) => [k, []])), control: [], loopLag: [] };
   const interval = input.rate > 0 ? (1000 * input.connections) / input.rate : 0;
   const reader = async (n: number) => {
@@ -107,4 +107,10 @@ async function run(input: ReadersInput): Promise<ReadersOutput> {
   return out;
 }
 
-if (parentPort) void run(workerData as ReadersInput).then((out) => parentPort!.postMessage(out));
+// A worker thread of the bench, or a process of its own (BENCH_API_OWN_GROUP): its input, then 'stop', by IPC.
+if (parentPort) void run(workerData as ReadersInput, (stop) => parentPort!.once('message', stop)).then((out) => parentPort!.postMessage(out));
+else if (process.send) {
+  process.once('message', (input: ReadersInput) =>
+    void run(input, (stop) => process.once('message', stop)).then((out) => process.send!(out, () => process.exit(0))),
+  );
+}

@@ -43,6 +43,7 @@ import { readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
 import * as os from 'node:os';
 import { createKafkaBus, type Bus } from '@dmarc/bus';
 import { loadContracts } from '@dmarc/contracts';
@@ -70,6 +71,13 @@ const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
  * over bulk ingestion this way; in a cluster they would not share cores at all.
  */
 const PIPELINE_NICE = Number(process.env.BENCH_PIPELINE_NICE ?? 0);
+/**
+ * BENCH_API_OWN_GROUP=1: the API processes, and the readers (the dashboards' browsers, other machines in production),
+ * each in a session of their own. The kernel schedules sessions as groups (sched_autogroup), so each gets its own
+ * share of the CPUs, as the API's own CPU request gives it in the Helm chart, instead of sharing the bench's group
+ * with the pipeline services and the spike's publisher. Off by default: everything the bench starts shares one group.
+ */
+const API_OWN_GROUP = process.env.BENCH_API_OWN_GROUP === '1';
 /** The CPUs the pipeline services may run on, as `taskset -c` takes them (e.g. `1`); '' (default): any. */
 const PIPELINE_CPUS = process.env.BENCH_PIPELINE_CPUS ?? '';
 const PIPELINE = ['ingestion', 'parsing', 'aggregation', 'cache-invalidator'];
@@ -217,21 +225,49 @@ async function publishSpike(bus: Bus, { reports, owner }: { reports: GeneratedRe
  */
 async function readLoad(apis: SpawnedService[], tenants: Tenant[], spike: () => Promise<void>): Promise<{ reads: ReadersOutput; publisherNice: number }> {
   const input: ReadersInput = { bases: apis.map((a) => a.base), tenants: tenants.map((t) => ({ apiKey: t.apiKey, domains: t.domains })), connections: CONNECTIONS, rate: READ_RATE };
-  const worker = new Worker(join(__dirname, 'cache-readers.ts'), { workerData: input, execArgv: ['--require', require.resolve('tsx/cjs')] });
-  const result = new Promise<ReadersOutput>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const readers = startReaders(input);
+  const result = readers.result;
   const publisherNice = PIPELINE_NICE !== 0 ? setThreadNice(PIPELINE_NICE) : 0;
   try {
     await spike();
   } finally {
     if (publisherNice !== 0) restoreThreadNice();
-    worker.postMessage('stop');
+    readers.stop();
   }
   const reads = await result;
-  await worker.terminate();
+  await readers.end();
   return { reads, publisherNice };
+}
+
+/**
+ * The readers in a worker thread, or (BENCH_API_OWN_GROUP) in a process of their own, in a session of its own: out
+ * of the bench's scheduling group, as clients on other machines are.
+ */
+function startReaders(input: ReadersInput): { result: Promise<ReadersOutput>; stop(): void; end(): Promise<void> } {
+  const execArgv = ['--require', require.resolve('tsx/cjs')];
+  const file = join(__dirname, 'cache-readers.ts');
+  if (API_OWN_GROUP) {
+    const child = fork(file, [], { execArgv, detached: true, serialization: 'advanced' });
+    child.send(input);
+    const result = new Promise<ReadersOutput>((resolve, reject) => {
+      child.once('message', (out) => resolve(out as ReadersOutput));
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the readers' process exited (${code}) before answering`)));
+    });
+    return {
+      result,
+      stop: () => child.send('stop'),
+      end: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill();
+      },
+    };
+  }
+  const worker = new Worker(file, { workerData: input, execArgv });
+  const result = new Promise<ReadersOutput>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return { result, stop: () => worker.postMessage('stop'), end: () => worker.terminate().then(() => undefined) };
 }
 
 /** This thread's nice value set (the main thread's id is the process id); what it is now. */
@@ -261,7 +297,7 @@ async function waitAggregated(store: PgStore, tenants: Tenant[], count: number, 
 
 async function startApis(mode: 'tiered' | 'off'): Promise<SpawnedService[]> {
   const env = { ...benchServiceEnv('warn', 'api'), CACHE_MODE: mode, RATE_LIMIT_ENTERPRISE: '1000000' };
-  const apis = [await spawnService('api', env), await spawnService('api', env)];
+  const apis = [await spawnService('api', env, { detached: API_OWN_GROUP }), await spawnService('api', env, { detached: API_OWN_GROUP })];
   await Promise.all(apis.map((a) => waitReady(a, 60_000)));
   return apis;
 }
@@ -401,6 +437,7 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         readRate: READ_RATE || 'closed loop',
         pipelineNice: PIPELINE_NICE,
+        apiOwnGroup: API_OWN_GROUP,
         pipelineCpus: PIPELINE_CPUS || 'any',
         spike: { reports: SPIKE_REPORTS, rate: SPIKE_RATE },
         tiered: tiered.figures,

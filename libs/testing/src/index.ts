@@ -12,6 +12,6 @@ export {
   type TestRecordType,
   type TestSoa,
 } from './dns-test-server';
-export { freePort, serviceNodeOptions, spawnService, stopService, waitFor, waitReady, type SpawnedService } from './spawned-service';
+export { freePort, serviceNodeOptions, spawnService, stopService, waitFor, waitReady, type SpawnedService, type SpawnOptions } from './spawned-service';
 export { hostPortOf, startTcpProxy, type TcpProxy } from './tcp-proxy';
 export { createPrivateKafka, privateKafkaUnavailable, type PrivateKafka } from './private-kafka';

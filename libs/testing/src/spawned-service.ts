@@ -51,8 +51,17 @@ export interface SpawnedService {
   readonly stderr: string[];
 }
 
+export interface SpawnOptions {
+  /**
+   * In a session of its own (setsid). Where the kernel schedules sessions as groups (sched_autogroup, the default on
+   * most Linux hosts), it then gets its own share of the CPUs instead of sharing the spawner's: as a service with its
+   * own CPU request would in a cluster. Still stopped by the caller (it is not killed with the spawner's session).
+   */
+  detached?: boolean;
+}
+
 /** Starts `dmarc serve NAME` with the integration endpoints from the environment plus `env`. */
-export async function spawnService(name: string, env: Record<string, string> = {}): Promise<SpawnedService> {
+export async function spawnService(name: string, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<SpawnedService> {
   const port = await freePort();
   await prepareBundle();
   const child = spawn(process.execPath, [BIN, 'serve', name], {
@@ -69,6 +78,7 @@ export async function spawnService(name: string, env: Record<string, string> = {
       NODE_OPTIONS: [serviceNodeOptions(name), env.NODE_OPTIONS ?? ''].join(' ').trim(),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

@@ -1,4 +1,4 @@
-import { migrate, PgliteStore, type Store } from '@dmarc/store';
+import { migrate, PgliteStore, type Queryable, type Store } from '@dmarc/store';
 import { alertedRead, dayTotalsRead, monitoredRead, readAll, readOne, ruleRowsRead, seenKeysRead } from './detection-state';
 
 // The reads combined into one statement give what each gives alone (PGlite: the same SQL as PostgreSQL).
@@ -6,12 +6,12 @@ describe('readAll', () => {
   let store: Store;
   let tenantId: string;
   let statements = 0;
-  const counting = () => ({
-    query: (sql: string, params?: unknown[], options?: { name?: string }) => {
+  const counting = (): Queryable => ({
+    query: ((sql, params, options) => {
       statements++;
-      return store.query(sql, params as never, options);
-    },
-    exec: (sql: string) => store.exec(sql),
+      return store.query(sql, params, options);
+    }) as Queryable['query'],
+    exec: (sql) => store.exec(sql),
   });
 
   beforeAll(async () => {
