@@ -67,6 +67,16 @@ describe('gunzip', () => {
     expect(fast.repairs).toEqual(repairs.list());
   });
 
+  it('inflates whatever the trailer says the size is: bigger than one output buffer, or a trailer that is not one', async () => {
+    const big = Buffer.from('<record>x</record>\n'.repeat(200_000));
+    expect((await gunzipAll(zlib.gzipSync(big))).out.equals(big)).toBe(true);
+    // Junk after the member: its last four bytes are not the member's size.
+    const junk = Buffer.concat([zlib.gzipSync(text), Buffer.from([0xff, 0xff, 0xff, 0x7f])]);
+    expect((await gunzipAll(junk)).out.equals(text)).toBe(true);
+    const tiny = Buffer.concat([zlib.gzipSync(text), Buffer.from([1, 0, 0, 0])]);
+    expect((await gunzipAll(tiny)).out.equals(text)).toBe(true);
+  });
+
   it('refuses corrupt data, a wrong checksum and a truncated stream', async () => {
     const gz = zlib.gzipSync(text);
     const badCrc = Buffer.from(gz);

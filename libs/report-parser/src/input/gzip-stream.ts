@@ -25,7 +25,7 @@ export async function* gunzip(
     await readMemberHeader(reader, what);
     let crc = 0;
     let size = 0;
-    for await (const chunk of inflateRaw(reader, budget, what)) {
+    for await (const chunk of inflateRaw(reader, budget, what, 'gzip')) {
       crc = zlib.crc32(chunk, crc);
       size = (size + chunk.length) >>> 0;
       yield chunk;

@@ -20,8 +20,8 @@ const SYNC_MAX_OUTPUT = 16 * 1024 * 1024;
  * Node's own gunzip cannot be used for that: on bytes after a member that are not another member it fails
  * ("incorrect header check") and drops the output of the last chunk (Mimecast reports end in "\r\n").
  */
-export async function* inflateRaw(reader: ByteReader, budget: DecompressionBudget, what: string): AsyncGenerator<Buffer> {
-  const held = inflateHeld(reader, budget);
+export async function* inflateRaw(reader: ByteReader, budget: DecompressionBudget, what: string, framing: Framing = 'raw'): AsyncGenerator<Buffer> {
+  const held = inflateHeld(reader, budget, framing);
   if (held) {
     budget.consume(held.output.length, what);
     await reader.skip(held.consumed);
@@ -31,14 +31,23 @@ export async function* inflateRaw(reader: ByteReader, budget: DecompressionBudge
   yield* inflateStreamed(reader, budget, what);
 }
 
+/**
+ * What follows the deflate data: in a gzip member, its trailer, whose last four bytes are the output's length
+ * (modulo 2^32). When the held input ends with that trailer, the output buffer is sized from it.
+ */
+export type Framing = 'raw' | 'gzip';
+
 /** The synchronous fast path: the output and the input bytes it took, or null to leave it to the stream. */
-function inflateHeld(reader: ByteReader, budget: DecompressionBudget): { output: Buffer; consumed: number } | null {
+function inflateHeld(reader: ByteReader, budget: DecompressionBudget, framing: Framing): { output: Buffer; consumed: number } | null {
   const cap = Math.min(budget.remaining, SYNC_MAX_OUTPUT);
   const input = cap > 0 ? reader.held(SYNC_MAX_INPUT) : null;
   if (!input) return null;
   try {
     // `info` gives the engine too: its bytesWritten is where the deflate data ended (trailer, next member, junk).
-    const { buffer, engine } = zlib.inflateRawSync(input, { maxOutputLength: cap, info: true }) as unknown as { buffer: Buffer; engine: zlib.InflateRaw };
+    const { buffer, engine } = zlib.inflateRawSync(input, { maxOutputLength: cap, info: true, chunkSize: outputChunkSize(input, framing) }) as unknown as {
+      buffer: Buffer;
+      engine: zlib.InflateRaw;
+    };
     return { output: buffer, consumed: engine.bytesWritten };
   } catch {
     // Past the cap, truncated or corrupt: the streamed path reads it again and decides, so the bomb limit,
@@ -46,6 +55,19 @@ function inflateHeld(reader: ByteReader, budget: DecompressionBudget): { output:
     return null;
   }
 }
+
+/**
+ * The output buffer's size: one byte more than the gzip trailer says the output is (a buffer filled exactly is
+ * followed by another, empty one), so the output comes out of one buffer, neither a fresh 16 KiB one for a
+ * report of 2 KiB nor many to concatenate. The trailer is only a hint (the bytes may be something else, or
+ * lie): bounded, and a wrong one costs only more, smaller pieces.
+ */
+function outputChunkSize(input: Buffer, framing: Framing): number | undefined {
+  if (framing !== 'gzip' || input.length < 8) return undefined;
+  return Math.min(Math.max(input.readUInt32LE(input.length - 4) + 1, MIN_OUTPUT_CHUNK), MAX_OUTPUT_CHUNK);
+}
+const MIN_OUTPUT_CHUNK = 1024;
+const MAX_OUTPUT_CHUNK = 1024 * 1024;
 
 async function* inflateStreamed(reader: ByteReader, budget: DecompressionBudget, what: string): AsyncGenerator<Buffer> {
   const inflater = zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK });

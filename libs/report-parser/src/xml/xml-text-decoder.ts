@@ -65,7 +65,8 @@ export class XmlTextDecoder {
 
   /** Chooses the decoder from the head and returns the head with any BOM removed. */
   private detect(): Buffer {
-    const head = Buffer.concat(this.head ?? []);
+    const parts = this.head ?? [];
+    const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     this.head = null;
     if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
       this.repairs.note('bom', 'UTF-8 byte order mark removed');
