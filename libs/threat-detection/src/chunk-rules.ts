@@ -21,6 +21,8 @@ export interface DomainHistory {
   seenKeys: Pick<ReadonlySet<string>, 'has'>;
   /** The key of each of the traffic's sources, in their order, with the tenant's settings (computed when absent). */
   sourceKeys?: readonly string[];
+  /** The domain brought more never-seen sources than its hourly budget: the new-source rule rests until the next hour. */
+  newSourcesPaused?: boolean;
   /** Per report day of the traffic: its sources with failing mail, from the counters (these chunks included). */
   failingSourcesByDay: ReadonlyMap<string, readonly SourceTraffic[]>;
   /** Per day: the domain's totals, from the earliest baseline day to the latest report day. Days without mail are absent. */
@@ -96,6 +98,7 @@ function spoofingAlert({ traffic, history, settings, now }: ChunkRuleInput): Ale
  * whose alert was swallowed by the dedupe window is still new in the next window.
  */
 function newSources({ traffic, history, settings, now }: ChunkRuleInput): { alert?: AlertCandidate; seen: Array<{ key: string; ip: string }> } {
+  if (history.newSourcesPaused) return { seen: [] };
   const thresholds = settings.new_source.thresholds;
   const byKey = new Map<string, SourceTraffic[]>();
   for (let i = 0; i < traffic.sources.length; i++) {

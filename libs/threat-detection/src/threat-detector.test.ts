@@ -157,6 +157,29 @@ describe('ThreatDetector (PGlite)', () => {
     expect(publisher.alerts.filter((a) => a.domain === 'f.example').map((a) => a.rule)).toEqual(['dns_update_failed']);
   });
 
+  it('brings at most the hourly budget of never-seen sources of a domain to the new-source rule, and more the next hour', async () => {
+    const flood = new ThreatDetector({ db: store, publisher, logger: { warn: (obj, msg) => void warnings.push(`${msg} ${JSON.stringify(obj)}`) }, now: () => clock, newSourceKeysPerHour: 3 });
+    const floodAggregator = new ReportAggregator({
+      db: store,
+      publisher: { publish: async () => undefined, publishRaw: async () => undefined },
+      writeBehind: false,
+      withinFlush: async (tx, applied) => {
+        const committed = await flood.checkInFlush(tx, applied);
+        return async () => void (await committed());
+      },
+    });
+    const seen = async () => (await store.query('SELECT 1 FROM alert_seen_sources WHERE tenant_id = $1 AND domain = $2', [tenantId, 'h.example'])).rowCount;
+    const aligned = (n: number, from: number) => Array.from({ length: n }, (_, i) => fixtureRecord({ sourceIp: `10.${from + i}.0.1`, count: 1 }));
+    await floodAggregator.handle(chunkOf('flood-1', 'h.example', aligned(10, 0)));
+    expect(await seen()).toBe(3);
+    expect(warnings.filter((w) => w.startsWith('new-source rule: too many never-seen sources') && w.includes('h.example'))).toHaveLength(1);
+    await floodAggregator.handle(chunkOf('flood-2', 'h.example', aligned(10, 20)));
+    expect(await seen()).toBe(3);
+    clock += 60 * 60_000;
+    await floodAggregator.handle(chunkOf('flood-3', 'h.example', aligned(10, 40)));
+    expect(await seen()).toBe(6);
+  });
+
   it('ignores duplicate reports and empty chunks', async () => {
     const dup = fixtureChunk(tenantId, 'dup-1', [fail('198.51.100.70', 5000)], { duplicateOf: 'spoof-1' });
     expect((await handle(dup)).alerts).toEqual([]);

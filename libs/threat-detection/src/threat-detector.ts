@@ -30,6 +30,8 @@ export interface ThreatDetectorOptions {
   publisher: Publisher;
   logger: { warn(obj: object, msg: string): void };
   now?: () => number;
+  /** Never-seen source keys one domain may bring to the new-source rule per hour (default NEW_SOURCE_KEYS_PER_HOUR). */
+  newSourceKeysPerHour?: number;
   /** Runs once the alerts' transaction committed, before they are published: where tests inject a crash. */
   afterCommit?: (alerts: readonly StoredAlert[]) => void | Promise<void>;
 }
@@ -44,13 +46,21 @@ export interface DetectionOutcome {
 const NOTHING: Promise<number> = Promise.resolve(0);
 const NONE: ReadonlySet<string> = new Set();
 
-// The keys seen for a domain: those known before the pass, and those its read found.
-function seenView(known: ReadonlySet<string> | undefined, found: ReadonlySet<string> | undefined): Pick<ReadonlySet<string>, 'has'> {
-  if (!found) return known ?? NONE;
-  if (!known) return found;
-  return { has: (key) => known.has(key) || found.has(key) };
+// The keys seen for a domain: those known before the pass, those its read found (and those left out of the rule).
+function seenView(...sets: Array<ReadonlySet<string> | undefined>): Pick<ReadonlySet<string>, 'has'> {
+  const present = sets.filter((set): set is ReadonlySet<string> => set !== undefined && set.size > 0);
+  if (present.length === 0) return NONE;
+  if (present.length === 1) return present[0];
+  return { has: (key) => present.some((set) => set.has(key)) };
 }
 const KNOWN_SEEN_MAX = 200_000;
+/**
+ * Never-seen source keys one domain may bring to the new-source rule in an hour (in this process). Past it the domain
+ * is in a flood (a campaign from all over, a report of a million addresses without PTR names): its other new keys are
+ * left out of the rule for the rest of the hour, neither asked about nor remembered nor named, so one report cannot
+ * make every pass read and write a million rows. Spoofing and the failure spike still count all of its mail.
+ */
+export const NEW_SOURCE_KEYS_PER_HOUR = 5000;
 
 /**
  * Threat detection in the aggregation path, bypassing every cache: rules evaluated on what was just aggregated,
@@ -74,6 +84,8 @@ export class ThreatDetector {
    */
   private knownSeen = new Map<string, Set<string>>();
   private knownCount = 0;
+  /** Per keyOf(tenant, domain): the hour (epoch hours) and the new keys brought to the rule in it. */
+  private newKeysThisHour = new Map<string, { hour: number; used: number; warned?: boolean }>();
 
   constructor(private readonly options: ThreatDetectorOptions) {
     this.now = options.now ?? Date.now;
@@ -157,6 +169,32 @@ export class ThreatDetector {
     await Promise.all([...this.publishing]);
   }
 
+  // How many of `wanted` new keys the domain may still bring to the rule this hour; takes them from its budget.
+  private newKeyBudget(domainId: string, wanted: number): number {
+    const hour = Math.floor(this.now() / 3_600_000);
+    let spent = this.newKeysThisHour.get(domainId);
+    if (!spent || spent.hour !== hour) {
+      if (this.newKeysThisHour.size >= KNOWN_SEEN_MAX) this.newKeysThisHour = new Map();
+      spent = { hour, used: 0 };
+      this.newKeysThisHour.set(domainId, spent);
+    }
+    const perHour = this.options.newSourceKeysPerHour ?? NEW_SOURCE_KEYS_PER_HOUR;
+    const granted = Math.max(0, Math.min(wanted, perHour - spent.used));
+    spent.used += granted;
+    if (granted < wanted && !spent.warned) {
+      spent.warned = true;
+      const [tenantId, domain] = domainId.split('\u0000');
+      this.options.logger.warn({ tenantId, domain, perHour }, 'new-source rule: too many never-seen sources for the domain this hour; the others are left out until the next hour');
+    }
+    return granted;
+  }
+
+  // Whether the domain used its whole budget of the current hour.
+  private budgetSpent(domainId: string): boolean {
+    const spent = this.newKeysThisHour.get(domainId);
+    return spent !== undefined && spent.hour === Math.floor(this.now() / 3_600_000) && spent.used >= (this.options.newSourceKeysPerHour ?? NEW_SOURCE_KEYS_PER_HOUR);
+  }
+
   private learnSeen(keys: Iterable<readonly [domainId: string, key: string]>): void {
     for (const [id, key] of keys) {
       if (this.knownCount >= KNOWN_SEEN_MAX) {
@@ -228,16 +266,31 @@ export class ThreatDetector {
     const knownOf = new Map<string, ReadonlySet<string> | undefined>();
     const keysOf = new Map<string, string[]>();
     const asked: Array<{ tenantId: string; domain: string; key: string }> = [];
+    const flooded = new Map<string, Set<string>>();
+    const paused = new Set<string>();
     for (const t of traffic) {
       const id = keyOf(t.tenantId, t.domain);
+      const askedBefore = asked.length;
       const known = this.knownSeen.get(id);
       knownOf.set(id, known);
+      // Past its budget for the hour: nothing of the domain's goes to the rule, not even the keys.
+      if (this.budgetSpent(id)) {
+        paused.add(id);
+        continue;
+      }
       const options = settings.get(t.tenantId)!.new_source.thresholds;
       const keys = t.sources.map((s) => sourceKey(s, options));
       keysOf.set(id, keys);
       const unknown = new Set<string>();
       for (const key of keys) if (!known?.has(key)) unknown.add(key);
-      for (const key of unknown) asked.push({ tenantId: t.tenantId, domain: t.domain, key });
+      const budget = this.newKeyBudget(id, unknown.size);
+      for (const key of unknown) {
+        if (asked.length - askedBefore >= budget) {
+          (flooded.get(id) ?? flooded.set(id, new Set()).get(id)!).add(key);
+          continue;
+        }
+        asked.push({ tenantId: t.tenantId, domain: t.domain, key });
+      }
     }
     const [found = new Map<string, Set<string>>()] = await readAll(tx, [asked.length > 0 ? seenKeysRead(asked) : undefined] as const);
     // Read from committed rows: seen for good, whatever becomes of this pass.
@@ -276,8 +329,10 @@ export class ThreatDetector {
         const id = keyOf(t.tenantId, t.domain);
         const history: DomainHistory = {
           approved: approvals.get(id)!,
-          seenKeys: seenView(knownOf.get(id), found.get(id)),
+          // Keys past the domain's budget pass for seen: the rule leaves them out.
+          seenKeys: seenView(knownOf.get(id), found.get(id), flooded.get(id)),
           sourceKeys: keysOf.get(id),
+          newSourcesPaused: paused.has(id),
           failingSourcesByDay: new Map(t.failingDays.map((day) => [day, failingSources.get(keyOf(t.tenantId, t.domain, day)) ?? []])),
           totalsByDay: totals.get(id) ?? new Map(),
         };
