@@ -23,6 +23,8 @@ export interface DomainHistory {
   sourceKeys?: readonly string[];
   /** The domain brought more never-seen sources than its hourly budget: the new-source rule rests until the next hour. */
   newSourcesPaused?: boolean;
+  /** The domain's new-source alert of the current window is raised: another would be swallowed, so none is built. */
+  newSourceAlerted?: boolean;
   /** Per report day of the traffic: its sources with failing mail, from the counters (these chunks included). */
   failingSourcesByDay: ReadonlyMap<string, readonly SourceTraffic[]>;
   /** Per day: the domain's totals, from the earliest baseline day to the latest report day. Days without mail are absent. */
@@ -126,7 +128,7 @@ function newSources({ traffic, history, settings, now }: ChunkRuleInput): { aler
       failing += failed;
     }
   }
-  if (named.length === 0) return { seen };
+  if (named.length === 0 || history.newSourceAlerted) return { seen };
   const keys = named.map((n) => n.key);
   const shown = keys.slice(0, 5).join(', ') + (keys.length > 5 ? `, and ${keys.length - 5} more` : '');
   const alert = candidate(traffic, 'new_source', 'medium', now, thresholds.dedupeMinutes, {

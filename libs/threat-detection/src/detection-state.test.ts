@@ -50,7 +50,7 @@ describe('readAll', () => {
 
   it('leaves undefined reads out, and asks nothing when none is left', async () => {
     statements = 0;
-    const [a, b] = await readAll(counting(), [undefined, alertedRead('spoofing', [{ tenantId, domain: 'a.example' }], Date.now())] as const);
+    const [a, b] = await readAll(counting(), [undefined, alertedRead(['spoofing', 'new_source'], [{ tenantId, domain: 'a.example' }], Date.now())] as const);
     expect(a).toBeUndefined();
     expect(b).toEqual(new Set());
     expect(statements).toBe(1);

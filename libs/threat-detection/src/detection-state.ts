@@ -173,14 +173,17 @@ export function dayTotalsRead(asked: ReadonlyArray<{ tenantId: string; domain: s
   };
 }
 
-/** keyOf(tenant, domain) of the pairs that already have an alert of `rule` whose dedupe window holds `at`: a new one would be swallowed. */
-export function alertedRead(rule: string, pairs: ReadonlyArray<{ tenantId: string; domain: string }>, at: number): StateRead<Set<string>> {
+/**
+ * keyOf(rule, tenant, domain) of the pairs that already have an alert of one of `rules` whose dedupe window holds
+ * `at`: a new one would be swallowed.
+ */
+export function alertedRead(rules: readonly string[], pairs: ReadonlyArray<{ tenantId: string; domain: string }>, at: number): StateRead<Set<string>> {
   return {
     name: 'alerted',
-    sql: `SELECT DISTINCT a.tenant_id, a.domain FROM alerts a
+    sql: `SELECT DISTINCT a.rule, a.tenant_id, a.domain FROM alerts a
        JOIN unnest($2::uuid[], $3::text[]) AS k(tenant_id, domain) ON a.tenant_id = k.tenant_id AND a.domain = k.domain
-      WHERE a.rule = $1 AND a.window_start <= $4 AND a.window_end > $4`,
-    params: [rule, pairs.map((p) => p.tenantId), pairs.map((p) => p.domain), new Date(at)],
-    collect: (rows) => new Set((rows as Array<{ tenant_id: string; domain: string }>).map((r) => keyOf(r.tenant_id, r.domain))),
+      WHERE a.rule = ANY($1::text[]) AND a.window_start <= $4 AND a.window_end > $4`,
+    params: [rules, pairs.map((p) => p.tenantId), pairs.map((p) => p.domain), new Date(at)],
+    collect: (rows) => new Set((rows as Array<{ rule: string; tenant_id: string; domain: string }>).map((r) => keyOf(r.rule, r.tenant_id, r.domain))),
   };
 }

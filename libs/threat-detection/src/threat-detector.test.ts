@@ -180,6 +180,22 @@ describe('ThreatDetector (PGlite)', () => {
     expect(await seen()).toBe(6);
   });
 
+  it('reads the baseline of a tenant that looks further back than the default, beyond what the first read fetched', async () => {
+    // Baseline mail 8-10 days before the report day (2025-03-10): outside the default 7 days, inside this tenant's 10.
+    for (const day of ['2025-02-28', '2025-03-01', '2025-03-02']) {
+      await store.query(`INSERT INTO aggregate_domain_days (tenant_id, domain, day, messages, failing) VALUES ($1, 'i.example', $2, 1000, 0)`, [tenantId, day]);
+    }
+    await store.query(`INSERT INTO alert_rules (tenant_id, rule, thresholds) VALUES ($1, 'failure_spike', '{"baselineDays": 10}')`, [tenantId]);
+    try {
+      const outcome = await deliver('spike-far-1', 'i.example', [fail('198.51.100.90', 150), fixtureRecord({ sourceIp: '198.51.100.91', count: 50 })]);
+      const spike = outcome.alerts.find((a) => a.rule === 'failure_spike');
+      expect(spike?.evidence.baselineRate).toBe(0);
+      expect(spike?.evidence.failureRate).toBe(0.75);
+    } finally {
+      await store.query(`DELETE FROM alert_rules WHERE tenant_id = $1`, [tenantId]);
+    }
+  });
+
   it('ignores duplicate reports and empty chunks', async () => {
     const dup = fixtureChunk(tenantId, 'dup-1', [fail('198.51.100.70', 5000)], { duplicateOf: 'spoof-1' });
     expect((await handle(dup)).alerts).toEqual([]);

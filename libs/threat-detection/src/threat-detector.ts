@@ -21,7 +21,7 @@ import {
 } from './detection-state';
 import type { StoredRule } from './rule-settings';
 import { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
-import { resolveRuleSettings, type RuleSettings } from './rule-settings';
+import { defaultThresholds, resolveRuleSettings, type RuleSettings } from './rule-settings';
 import { sourceApproval, sourceKey } from './source-identity';
 
 export interface ThreatDetectorOptions {
@@ -45,6 +45,13 @@ export interface DetectionOutcome {
 
 const NOTHING: Promise<number> = Promise.resolve(0);
 const NONE: ReadonlySet<string> = new Set();
+const DEFAULT_BASELINE_DAYS = defaultThresholds('failure_spike').baselineDays;
+
+// The days of a domain's totals a pass reads: its failing report days, and `baselineDays` before the first of them.
+function totalsRange(t: DomainTraffic, baselineDays: number): { tenantId: string; domain: string; from: string; to: string } {
+  const days = [...t.failingDays].sort();
+  return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -baselineDays), to: days[days.length - 1] };
+}
 
 // The keys seen for a domain: those known before the pass, those its read found (and those left out of the rule).
 function seenView(...sets: Array<ReadonlySet<string> | undefined>): Pick<ReadonlySet<string>, 'has'> {
@@ -210,15 +217,23 @@ export class ThreatDetector {
   }
 
   private async evaluateChunks(tx: Queryable, traffic: ReadonlyArray<DomainTraffic<MessageTrace>>, remembered: Array<[string, string]>): Promise<StoredAlert[]> {
-    // Which domains are monitored, and the rules of their tenants, in one round trip.
-    const [monitored, rules] = await readAll(tx, [monitoredRead(traffic), ruleRowsRead(traffic.map((t) => t.tenantId))] as const);
+    // One round trip for what every pass needs: which domains are monitored, the rules of their tenants, and for the
+    // domains with failing mail their day totals (with the default baseline: a tenant with a longer one gets the rest
+    // read after) and the alerts of the current window already raised.
+    const failing = traffic.filter((t) => t.failingDays.length > 0);
+    const [monitored, rules, totals = new Map<string, Map<string, DayTotals>>(), alerted = new Set<string>()] = await readAll(tx, [
+      monitoredRead(traffic),
+      ruleRowsRead(traffic.map((t) => t.tenantId)),
+      failing.length > 0 ? dayTotalsRead(failing.map((t) => totalsRange(t, DEFAULT_BASELINE_DAYS))) : undefined,
+      failing.length > 0 ? alertedRead(['spoofing', 'new_source'], failing, this.now()) : undefined,
+    ] as const);
     const watched = traffic.filter((t) => monitored.has(keyOf(t.tenantId, t.domain)));
     if (watched.length === 0) return [];
     const settings = this.settingsOf(
       watched.map((t) => t.tenantId),
       rules,
     );
-    const histories = await this.histories(tx, watched, monitored, settings);
+    const histories = await this.histories(tx, watched, monitored, settings, totals, alerted);
     const now = this.now();
     const found: Array<{ alert: AlertCandidate; trace?: TraceRef }> = [];
     const seen: Array<{ tenantId: string; domain: string; key: string; ip: string }> = [];
@@ -259,6 +274,8 @@ export class ThreatDetector {
     traffic: ReadonlyArray<DomainTraffic<MessageTrace>>,
     monitored: ReadonlyMap<string, MonitoredDomain>,
     settings: ReadonlyMap<string, RuleSettings>,
+    totals: Map<string, Map<string, DayTotals>>,
+    alerted: ReadonlySet<string>,
   ): Promise<Map<string, DomainHistory>> {
     const approvals = new Map(traffic.map((t) => [keyOf(t.tenantId, t.domain), sourceApproval(monitored.get(keyOf(t.tenantId, t.domain))!.approved)]));
     // Each domain's source keys not known to be seen, once each (many sources share a provider or a network): the
@@ -298,26 +315,16 @@ export class ThreatDetector {
     const failing = traffic.filter((t) => t.failingDays.length > 0);
     const spike = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.failure_spike;
     const spoofing = (t: DomainTraffic<MessageTrace>) => settings.get(t.tenantId)!.spoofing;
-    // Each domain's day totals from the per-day rollup (a few rows): the failure spike's days and baseline, and
-    // what gates the spoofing read below; with the domains whose spoofing alert of the current window is already
-    // raised (a new one would be swallowed by the dedupe), in one round trip.
-    const totalled = failing
-      .filter((t) => spike(t).enabled || spoofing(t).enabled)
-      .map((t) => {
-        const days = [...t.failingDays].sort();
-        const back = spike(t).enabled ? spike(t).thresholds.baselineDays : 0;
-        return { tenantId: t.tenantId, domain: t.domain, from: addDays(days[0], -back), to: days[days.length - 1] };
-      });
+    // The day totals (read with the default baseline) of the domains whose tenant looks further back.
+    const longer = failing.filter((t) => spike(t).enabled && spike(t).thresholds.baselineDays > DEFAULT_BASELINE_DAYS);
+    const [more] = await readAll(tx, [longer.length > 0 ? dayTotalsRead(longer.map((t) => totalsRange(t, spike(t).thresholds.baselineDays))) : undefined] as const);
+    for (const [id, days] of more ?? []) totals.set(id, days);
     const spoofable = failing.filter((t) => spoofing(t).enabled);
-    const [totals = new Map<string, Map<string, DayTotals>>(), alerted = new Set<string>()] = await readAll(tx, [
-      totalled.length > 0 ? dayTotalsRead(totalled) : undefined,
-      spoofable.length > 0 ? alertedRead('spoofing', spoofable, this.now()) : undefined,
-    ] as const);
     // Spoofing needs the day's failing sources (to leave the approved ones out), the one read that sums counters per
     // source: only for a day whose failing mail alone reaches the threshold (what unapproved sources send is part of
     // it), and not for a domain already alerted in the window.
     const failingAsked = spoofable
-      .filter((t) => !alerted.has(keyOf(t.tenantId, t.domain)))
+      .filter((t) => !alerted.has(keyOf('spoofing', t.tenantId, t.domain)))
       .flatMap((t) =>
         t.failingDays
           .filter((day) => (totals.get(keyOf(t.tenantId, t.domain))?.get(day)?.failing ?? 0) >= spoofing(t).thresholds.minMessages)
@@ -333,6 +340,7 @@ export class ThreatDetector {
           seenKeys: seenView(knownOf.get(id), found.get(id), flooded.get(id)),
           sourceKeys: keysOf.get(id),
           newSourcesPaused: paused.has(id),
+          newSourceAlerted: alerted.has(keyOf('new_source', t.tenantId, t.domain)),
           failingSourcesByDay: new Map(t.failingDays.map((day) => [day, failingSources.get(keyOf(t.tenantId, t.domain, day)) ?? []])),
           totalsByDay: totals.get(id) ?? new Map(),
         };
