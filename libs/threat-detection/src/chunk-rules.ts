@@ -25,6 +25,8 @@ export interface DomainHistory {
   newSourcesPaused?: boolean;
   /** The domain's new-source alert of the current window is raised: another would be swallowed, so none is built. */
   newSourceAlerted?: boolean;
+  /** The same for its spoofing alert. */
+  spoofingAlerted?: boolean;
   /** Per report day of the traffic: its sources with failing mail, from the counters (these chunks included). */
   failingSourcesByDay: ReadonlyMap<string, readonly SourceTraffic[]>;
   /** Per day: the domain's totals, from the earliest baseline day to the latest report day. Days without mail are absent. */
@@ -63,7 +65,7 @@ export function evaluateChunkRules(input: ChunkRuleInput): ChunkRuleResult {
  */
 function spoofingAlert({ traffic, history, settings, now }: ChunkRuleInput): AlertCandidate | undefined {
   const { minMessages, dedupeMinutes } = settings.spoofing.thresholds;
-  if (!traffic.sources.some((s) => s.failing > 0 && !history.approved(s))) return undefined;
+  if (history.spoofingAlerted || !traffic.sources.some((s) => s.failing > 0 && !history.approved(s))) return undefined;
   let worst: { day: string; sources: SourceTraffic[]; failing: number } | undefined;
   for (const day of traffic.failingDays) {
     const sources = (history.failingSourcesByDay.get(day) ?? []).filter((s) => s.failing > 0 && !history.approved(s));

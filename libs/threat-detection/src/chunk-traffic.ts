@@ -26,33 +26,47 @@ export interface DomainTraffic<T = unknown> {
 
 /**
  * Merges chunks per tenant and domain from aggregation's own counts of them (the same domain, day and address
- * spellings as the counters, computed once). Duplicate reports count nothing, as in the counters.
+ * spellings as the counters, computed once). Duplicate reports count nothing, as in the counters. A domain's
+ * `sources` are merged when first read: a pass whose rules have nothing left to ask of a domain's sources (its
+ * spoofing alert of the window raised, its new-source rule resting) never builds them.
  */
 export function trafficByDomain<T>(chunks: ReadonlyArray<{ counts: ChunkCounts; trace?: T }>): Array<DomainTraffic<T>> {
-  const byDomain = new Map<string, DomainTraffic<T> & { byIp: Map<string, SourceTraffic> }>();
+  const byDomain = new Map<string, { traffic: Omit<DomainTraffic<T>, 'sources'>; counts: ChunkCounts[] }>();
   for (const { counts, trace } of chunks) {
     if (counts.duplicateOf !== null || counts.counters.length === 0) continue;
     const id = `${counts.tenantId}\u0000${counts.domain}`;
-    let traffic = byDomain.get(id);
-    if (!traffic) {
-      traffic = { tenantId: counts.tenantId, domain: counts.domain, reportIds: [], days: [], failingDays: [], sources: [], trace, byIp: new Map() };
-      byDomain.set(id, traffic);
+    let entry = byDomain.get(id);
+    if (!entry) {
+      entry = { traffic: { tenantId: counts.tenantId, domain: counts.domain, reportIds: [], days: [], failingDays: [], trace }, counts: [] };
+      byDomain.set(id, entry);
     }
+    const { traffic } = entry;
+    entry.counts.push(counts);
     if (!traffic.reportIds.includes(counts.reportId)) traffic.reportIds.push(counts.reportId);
     if (!traffic.days.includes(counts.day)) traffic.days.push(counts.day);
+    if (!traffic.failingDays.includes(counts.day) && counts.counters.some((c) => c.messages > c.dmarcPass)) traffic.failingDays.push(counts.day);
+  }
+  return [...byDomain.values()].map(({ traffic, counts }) => {
+    let sources: SourceTraffic[] | undefined;
+    return Object.defineProperty(traffic, 'sources', { enumerable: true, get: () => (sources ??= mergeSources(counts)) }) as DomainTraffic<T>;
+  });
+}
+
+// One entry per source IP across the chunks, in the order they first appear.
+function mergeSources(chunks: readonly ChunkCounts[]): SourceTraffic[] {
+  const byIp = new Map<string, SourceTraffic>();
+  for (const counts of chunks) {
     for (const c of counts.counters) {
-      let source = traffic.byIp.get(c.sourceIp);
+      let source = byIp.get(c.sourceIp);
       if (!source) {
         source = { ip: c.sourceIp, ptr: c.ptr, baseDomain: c.baseDomain, messages: 0, failing: 0 };
-        traffic.byIp.set(c.sourceIp, source);
-        traffic.sources.push(source);
+        byIp.set(c.sourceIp, source);
       }
       source.ptr ??= c.ptr;
       source.baseDomain ??= c.baseDomain;
       source.messages += c.messages;
       source.failing += c.messages - c.dmarcPass;
-      if (c.messages > c.dmarcPass && !traffic.failingDays.includes(counts.day)) traffic.failingDays.push(counts.day);
     }
   }
-  return [...byDomain.values()].map(({ byIp: _byIp, ...traffic }) => traffic);
+  return [...byIp.values()];
 }

@@ -341,6 +341,7 @@ export class ThreatDetector {
           sourceKeys: keysOf.get(id),
           newSourcesPaused: paused.has(id),
           newSourceAlerted: alerted.has(keyOf('new_source', t.tenantId, t.domain)),
+          spoofingAlerted: alerted.has(keyOf('spoofing', t.tenantId, t.domain)),
           failingSourcesByDay: new Map(t.failingDays.map((day) => [day, failingSources.get(keyOf(t.tenantId, t.domain, day)) ?? []])),
           totalsByDay: totals.get(id) ?? new Map(),
         };
