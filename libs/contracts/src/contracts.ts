@@ -1,4 +1,5 @@
 import type * as avro from 'avsc';
+import { avroBytes } from './avro-bytes';
 import { DecodeError, EncodeError, SchemaLoadError, UnknownTopicError } from './errors';
 import type { DeadLetter, DeadLetterInput, TopicInputs, TopicValues } from './generated/types';
 import { ValueExtension } from './extension';
@@ -122,7 +123,7 @@ export class Contracts {
     const schema = this.schemaFor(topic);
     let buffer: Buffer;
     try {
-      buffer = schema.type.toBuffer(value);
+      buffer = avroBytes(schema.type, value);
     } catch (cause) {
       throw new EncodeError(topic, schema.id, invalidPaths(schema.type, value), { cause });
     }
