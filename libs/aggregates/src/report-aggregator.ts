@@ -2,7 +2,7 @@ import type { MessageTrace, OutgoingMessage, Publisher } from '@dmarc/bus';
 import { type AggregatesUpdatedInput, type ReportParsed, TOPICS } from '@dmarc/contracts';
 import type { Queryable, Store } from '@dmarc/store';
 import { countChunk, type ChunkCounts } from './chunk-counts';
-import { applyChunks, applyChunksMerged, applyChunksMergedIfNew, type ApplyResult, type ChunkSource } from './chunk-writer';
+import { applyChunks, applyChunksMergedIfNew, type ApplyResult, type ChunkSource } from './chunk-writer';
 import { WriteBehindBuffer, type WriteBehindOptions } from './write-behind-buffer';
 
 export const PARSED_TOPIC = TOPICS.parsed;
@@ -68,6 +68,11 @@ export interface ChunkDelivery {
   trace?: MessageTrace;
 }
 
+interface Flushed {
+  results: ApplyResult[];
+  committed?: (() => void | Promise<void>) | void;
+}
+
 interface Counted {
   counts: ChunkCounts;
   source?: ChunkSource;
@@ -127,32 +132,31 @@ export class ReportAggregator {
 
   // `merge`: the counters summed per key across the chunks first (a write-behind flush of many small reports).
   private async write(counted: readonly Counted[], merge: boolean): Promise<ChunkOutcome[]> {
-    const { withinFlush } = this.options;
-    let results: ApplyResult[];
-    if (withinFlush) {
-      let flushed: { results: ApplyResult[]; committed: (() => void | Promise<void>) | void };
-      try {
-        flushed = await this.writeWith(withinFlush, counted, merge);
-      } catch (err) {
-        // The merged statement fails when a concurrent delivery took one of its chunks, which aborts the transaction:
-        // the exact path runs it again, and fails again with the real cause if that was not it.
-        if (!merge) throw err;
-        flushed = await this.writeWith(withinFlush, counted, false);
-      }
-      results = flushed.results;
-      await flushed.committed?.();
-    } else {
-      results = await (merge ? applyChunksMerged : applyChunks)(this.options.db, counted);
+    let flushed: Flushed;
+    try {
+      flushed = await this.flush(counted, merge);
+    } catch (err) {
+      // The merged statement fails when a concurrent delivery took one of its chunks (inside a transaction, that aborts
+      // it): the exact path runs the flush again, and fails again with the real cause if that was not it.
+      if (!merge) throw err;
+      flushed = await this.flush(counted, false);
     }
+    const { results } = flushed;
+    await flushed.committed?.();
     const outcomes = counted.map(({ counts }, i) => outcomeOf(counts, results[i]));
     for (const outcome of outcomes) await this.options.afterCommit?.(outcome);
     await this.announce(counted.map(({ counts, trace }, i) => ({ counts, outcome: outcomes[i], trace })));
     return outcomes;
   }
 
-  private writeWith(withinFlush: WithinFlush, counted: readonly Counted[], merge: boolean) {
+  // One attempt: the counters statement (merged when asked, exact when the ledger already holds a chunk of them), and
+  // with `withinFlush` its work, in one transaction.
+  private flush(counted: readonly Counted[], merge: boolean): Promise<Flushed> {
+    const { withinFlush } = this.options;
+    const apply = async (db: Queryable) => (merge ? await applyChunksMergedIfNew(db, counted) : undefined) ?? (await applyChunks(db, counted));
+    if (!withinFlush) return apply(this.options.db).then((results) => ({ results }));
     return (this.options.db as Store).transaction(async (tx) => {
-      const results = (merge ? await applyChunksMergedIfNew(tx, counted) : undefined) ?? (await applyChunks(tx, counted));
+      const results = await apply(tx);
       const applied = counted.filter((_, i) => results[i].applied).map(({ counts, trace }): AppliedChunk => ({ counts, trace }));
       return { results, committed: applied.length > 0 ? await withinFlush(tx, applied) : undefined };
     });

@@ -113,6 +113,31 @@ export interface DnsUpdateFailure {
   failedAt: number;
 }
 
+/**
+ * The DNS autopilot's alert of an update that failed for good (@dmarc/dns-update's DnsAlert: its evidence names the
+ * record, what it tried to write and the error) as the failure the dns_update_failed rule raises: every evidence field
+ * a finding line, the record a DMARC record at `_dmarc.<domain>` unless the evidence names it.
+ */
+export function dnsUpdateFailureOf(
+  alert: { tenantId: string; domain: string; severity: Severity; summary: string; evidence: Readonly<Record<string, unknown>> },
+  failedAt: number,
+): DnsUpdateFailure {
+  const e = alert.evidence as { name?: string; record?: string };
+  return {
+    tenantId: alert.tenantId,
+    domain: alert.domain,
+    severity: alert.severity,
+    summary: alert.summary,
+    findings: Object.entries(alert.evidence)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `${k}: ${String(v)}`),
+    recordType: 'DMARC',
+    dnsName: e.name ?? `_dmarc.${alert.domain}`,
+    dnsCurrent: e.record ?? null,
+    failedAt,
+  };
+}
+
 /** The dns_update_failed alert of a failure, unless the tenant disabled the rule; deduplicated like the others. */
 export function dnsUpdateFailedAlert(failure: DnsUpdateFailure, settings: RuleSettings): AlertCandidate | undefined {
   const rule = settings.dns_update_failed;

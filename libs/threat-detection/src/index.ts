@@ -4,7 +4,7 @@ export { listAlertRules, putAlertRule, type AlertRuleInput, type AlertRuleView }
 export { listAlerts, type AlertQuery, type StoredAlert, type TraceRef } from './alert-store';
 export { evaluateChunkRules, type ChunkRuleInput, type ChunkRuleResult, type DayTotals, type DomainHistory, type SourceApproval } from './chunk-rules';
 export { trafficByDomain, type DomainTraffic, type SourceTraffic } from './chunk-traffic';
-export { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
+export { dnsUpdateFailedAlert, dnsUpdateFailureOf, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
 export { InvalidRuleSettingError, ThreatDetectionError, type ThreatDetectionErrorCode } from './errors';
 export {
   ALERT_RULE_IDS,

@@ -19,9 +19,9 @@ import {
   seenKeysRead,
   type MonitoredDomain,
 } from './detection-state';
-import type { StoredRule } from './rule-settings';
 import { dnsUpdateFailedAlert, evaluateDnsChange, type DnsUpdateFailure } from './dns-rules';
-import { defaultThresholds, resolveRuleSettings, type RuleSettings } from './rule-settings';
+import { HourlyKeyBudget } from './hourly-key-budget';
+import { defaultThresholds, resolveRuleSettings, type RuleSettings, type StoredRule } from './rule-settings';
 import { sourceApproval, sourceKey } from './source-identity';
 
 export interface ThreatDetectorOptions {
@@ -91,11 +91,20 @@ export class ThreatDetector {
    */
   private knownSeen = new Map<string, Set<string>>();
   private knownCount = 0;
-  /** Per keyOf(tenant, domain): the hour (epoch hours) and the new keys brought to the rule in it. */
-  private newKeysThisHour = new Map<string, { hour: number; used: number; warned?: boolean }>();
+  private readonly newKeys: HourlyKeyBudget;
 
   constructor(private readonly options: ThreatDetectorOptions) {
     this.now = options.now ?? Date.now;
+    const perHour = options.newSourceKeysPerHour ?? NEW_SOURCE_KEYS_PER_HOUR;
+    this.newKeys = new HourlyKeyBudget(
+      perHour,
+      this.now,
+      (domainId) => {
+        const [tenantId, domain] = domainId.split('\u0000');
+        options.logger.warn({ tenantId, domain, perHour }, 'new-source rule: too many never-seen sources for the domain this hour; the others are left out until the next hour');
+      },
+      KNOWN_SEEN_MAX,
+    );
   }
 
   /**
@@ -105,7 +114,7 @@ export class ThreatDetector {
    */
   async checkInFlush(tx: Queryable, chunks: readonly AppliedChunk[]): Promise<() => Promise<DetectionOutcome>> {
     const remembered: Array<[string, string]> = [];
-    const traffic = trafficByDomain(chunks.map(({ counts, trace }) => ({ counts, trace })));
+    const traffic = trafficByDomain(chunks);
     const alerts = traffic.length > 0 ? await this.evaluateChunks(tx, traffic, remembered) : [];
     return () => {
       // Committed: these are seen for good.
@@ -176,32 +185,6 @@ export class ThreatDetector {
     await Promise.all([...this.publishing]);
   }
 
-  // How many of `wanted` new keys the domain may still bring to the rule this hour; takes them from its budget.
-  private newKeyBudget(domainId: string, wanted: number): number {
-    const hour = Math.floor(this.now() / 3_600_000);
-    let spent = this.newKeysThisHour.get(domainId);
-    if (!spent || spent.hour !== hour) {
-      if (this.newKeysThisHour.size >= KNOWN_SEEN_MAX) this.newKeysThisHour = new Map();
-      spent = { hour, used: 0 };
-      this.newKeysThisHour.set(domainId, spent);
-    }
-    const perHour = this.options.newSourceKeysPerHour ?? NEW_SOURCE_KEYS_PER_HOUR;
-    const granted = Math.max(0, Math.min(wanted, perHour - spent.used));
-    spent.used += granted;
-    if (granted < wanted && !spent.warned) {
-      spent.warned = true;
-      const [tenantId, domain] = domainId.split('\u0000');
-      this.options.logger.warn({ tenantId, domain, perHour }, 'new-source rule: too many never-seen sources for the domain this hour; the others are left out until the next hour');
-    }
-    return granted;
-  }
-
-  // Whether the domain used its whole budget of the current hour.
-  private budgetSpent(domainId: string): boolean {
-    const spent = this.newKeysThisHour.get(domainId);
-    return spent !== undefined && spent.hour === Math.floor(this.now() / 3_600_000) && spent.used >= (this.options.newSourceKeysPerHour ?? NEW_SOURCE_KEYS_PER_HOUR);
-  }
-
   private learnSeen(keys: Iterable<readonly [domainId: string, key: string]>): void {
     for (const [id, key] of keys) {
       if (this.knownCount >= KNOWN_SEEN_MAX) {
@@ -267,8 +250,9 @@ export class ThreatDetector {
     );
   }
 
-  // The memory and counters each domain's rules need, in four statements for the whole pass; the counter reads only
-  // where the chunks carried failing mail, as spoofing and failure spikes need some.
+  // The rest of what each domain's rules need, beyond the pass's first read: the seen keys not known in memory, the
+  // baseline days of tenants that look further back than the default, and a spoofable day's failing sources; each
+  // read only when something is to be asked.
   private async histories(
     tx: Queryable,
     traffic: ReadonlyArray<DomainTraffic<MessageTrace>>,
@@ -291,7 +275,7 @@ export class ThreatDetector {
       const known = this.knownSeen.get(id);
       knownOf.set(id, known);
       // Past its budget for the hour: nothing of the domain's goes to the rule, not even the keys.
-      if (this.budgetSpent(id)) {
+      if (this.newKeys.spent(id)) {
         paused.add(id);
         continue;
       }
@@ -300,7 +284,7 @@ export class ThreatDetector {
       keysOf.set(id, keys);
       const unknown = new Set<string>();
       for (const key of keys) if (!known?.has(key)) unknown.add(key);
-      const budget = this.newKeyBudget(id, unknown.size);
+      const budget = this.newKeys.take(id, unknown.size);
       for (const key of unknown) {
         if (asked.length - askedBefore >= budget) {
           (flooded.get(id) ?? flooded.set(id, new Set()).get(id)!).add(key);

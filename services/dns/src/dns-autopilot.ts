@@ -9,7 +9,7 @@ import type { Publisher } from '@dmarc/bus';
 import { AutopilotWorker, type AlertSink, type DnsAlert } from '@dmarc/dns-update';
 import type { ServiceContext } from '@dmarc/service-runtime';
 import type { Store } from '@dmarc/store';
-import { ThreatDetector } from '@dmarc/threat-detection';
+import { dnsUpdateFailureOf, ThreatDetector } from '@dmarc/threat-detection';
 
 export const autopilotConfig = {
   DNS_AUTOPILOT: bool({ default: true, description: "run the DNS autopilot worker: approved DMARC policy changes of opted-in domains are written to the domains' DNS" }),
@@ -61,20 +61,7 @@ export function startAutopilot(ctx: ServiceContext, config: AutopilotConfig, dep
 export function alertStoreSink(detector: ThreatDetector, now: () => number = Date.now): AlertSink {
   return {
     async raise(alert: DnsAlert) {
-      const e = alert.evidence as { name?: string; record?: string; errorCode?: string; error?: string; jobId?: string; attempts?: number };
-      await detector.raiseDnsUpdateFailed({
-        tenantId: alert.tenantId,
-        domain: alert.domain,
-        severity: alert.severity,
-        summary: alert.summary,
-        findings: Object.entries(alert.evidence)
-          .filter(([, v]) => v !== null && v !== undefined)
-          .map(([k, v]) => `${k}: ${String(v)}`),
-        recordType: 'DMARC',
-        dnsName: e.name ?? `_dmarc.${alert.domain}`,
-        dnsCurrent: e.record ?? null,
-        failedAt: now(),
-      });
+      await detector.raiseDnsUpdateFailed(dnsUpdateFailureOf(alert, now()));
     },
   };
 }
